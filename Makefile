@@ -1,0 +1,56 @@
+# One command to run the app, one to run every test; each does its own set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Services for the PostgreSQL/Redis tests; the tests skip (saying how to enable
+# them) when these are unreachable, unless TODOS_REQUIRE_SERVICES=1 (as in CI).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+export TEST_DATABASE_URL TEST_REDIS_URL
+
+.PHONY: setup run test test-python test-postgres test-js lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/daphne -b $(HOST) -p $(PORT) todo_site.asgi:application
+
+test: setup test-js test-python test-postgres
+
+test-js: setup
+	node --test tests/js/
+
+test-python: setup
+	$(BIN)/pytest
+
+# The storage and API tests once more with PostgreSQL as Django's database
+# (row locks with select_for_update instead of SQLite's BEGIN IMMEDIATE).
+test-postgres: setup
+	@$(BIN)/python tests/services.py postgres; status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not browser and not live" \
+	    tests/test_storage.py tests/test_views.py tests/test_consumers.py; \
+	elif [ $$status -eq 2 ]; then exit 1; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python benchmarks/write_latency.py
+
+clean:
+	rm -rf $(VENV) node_modules staticfiles .pytest_cache

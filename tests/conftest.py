@@ -1,0 +1,77 @@
+"""Shared fixtures: Node scripts, live Daphne servers, PostgreSQL and Redis."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import live, services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def require_service(name):
+    """Skip (or, when services are required, fail) unless service ``name`` answers."""
+    reason = services.unavailable_reason(name)
+    if reason is None:
+        return services.service_url(name)
+    if services.required():
+        pytest.fail(f"TODOS_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def run_node(script, *args, input=None, timeout=300, check=True):
+    """Run a Node script from the repository root; return the CompletedProcess."""
+    return subprocess.run(
+        ["node", str(script), *map(str, args)],
+        cwd=ROOT,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The PostgreSQL server URL for multi-process tests."""
+    return require_service("postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The Redis URL for multi-process tests."""
+    return require_service("redis")
+
+
+@pytest.fixture
+def live_server_factory(tmp_path):
+    """Start Daphne servers: ``factory(**server_env kwargs)``; all stopped afterwards."""
+    servers = []
+
+    def start(**env_kwargs):
+        if "database_url" not in env_kwargs and "sqlite_path" not in env_kwargs:
+            env_kwargs["sqlite_path"] = tmp_path / "live.sqlite3"
+        env = live.server_env(**env_kwargs)
+        live.migrate(env)
+        server = live.LiveServer(env, log_path=tmp_path / f"daphne-{len(servers)}.log")
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def live_server(live_server_factory):
+    """One Daphne process with its own SQLite database."""
+    return live_server_factory()
+
+
+@pytest.fixture
+def postgres_database(postgres_url):
+    """A fresh, empty PostgreSQL database (dropped afterwards); yields its URL."""
+    database = live.PostgresDatabase(postgres_url)
+    yield database.url
+    database.drop()

@@ -1,0 +1,101 @@
+"""Documents, the chunks they are stored as, and the change hashes they hold.
+
+A document is an ordered set of Automerge chunks (see DESIGN.md): reading it is the
+concatenation of its chunks in ``position`` order, which is always a topological
+order (every change comes after the changes it depends on).
+"""
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+DOC_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+
+validate_doc_id = RegexValidator(
+    rf"^{DOC_ID_PATTERN}\Z",
+    "A document id is 1 to 64 characters of A-Z, a-z, 0-9, '_' and '-'.",
+)
+
+
+class Document(models.Model):
+    """One todo list: an Automerge document, stored as chunks."""
+
+    doc_id = models.CharField(
+        primary_key=True, max_length=64, validators=[validate_doc_id]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    size = models.PositiveBigIntegerField(
+        default=0, help_text="Bytes served by GET: the sum of the chunks' sizes."
+    )
+    chunk_count = models.PositiveIntegerField(default=0)
+    change_count = models.PositiveIntegerField(default=0)
+    clock = models.JSONField(
+        default=dict, help_text="Actor (hex) -> highest sequence number stored."
+    )
+    etag = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.doc_id
+
+
+class Chunk(models.Model):
+    """One Automerge chunk of a document: a whole-document save or one change."""
+
+    DOCUMENT = "document"
+    CHANGE = "change"
+    KIND_CHOICES = [(DOCUMENT, "document"), (CHANGE, "change")]
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="chunks"
+    )
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=KIND_CHOICES)
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the chunk's bytes.")
+    clock = models.JSONField(
+        help_text="Actor (hex) -> highest sequence number in this chunk."
+    )
+    change_count = models.PositiveIntegerField()
+    heads = models.JSONField(
+        help_text="[hash, actor, seq] of the changes nothing else in the chunk "
+        "depends on."
+    )
+    deps = models.JSONField(
+        default=list, help_text="Hashes a change chunk depends on (hex)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "position"], name="unique_chunk_position"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.document_id} #{self.position} ({self.kind}, {self.size} B)"
+
+
+class KnownChange(models.Model):
+    """A change hash the document is known to contain, for checking dependencies.
+
+    Rows are never deleted while the document exists: a chunk is only dropped when
+    another chunk contains it, so every hash recorded here stays in the document.
+    """
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="known_changes"
+    )
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "hash"], name="unique_known_change"
+            )
+        ]

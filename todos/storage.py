@@ -1,0 +1,505 @@
+"""The document store: parse, validate, lock, merge, store and notify, written once.
+
+Every write path (HTTP views, the WebSocket consumer, management commands) calls
+``write_document``; every read path calls ``read_document``. See DESIGN.md.
+
+A write merges at the level of Automerge chunks: the incoming chunks are added to
+the stored ones, a stored chunk that an incoming one fully contains is dropped, and
+an incoming chunk the store already contains is skipped. Whether one set of changes
+contains another is decided by vector clocks (actor -> highest seq), which is exact
+for the dependency-closed sets that document chunks are. A change chunk is accepted
+only when every change it depends on is stored or arrives in the same upload, so the
+stored chunks always concatenate to a document that ``Automerge.load`` accepts.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from . import reference
+from .automerge_format import ChangeChunk, FormatError, Limits, parse_chunks
+from .models import Chunk, Document, KnownChange, validate_doc_id
+
+__all__ = [
+    "StorageError",
+    "InvalidDocId",
+    "BadUpload",
+    "MissingDependencies",
+    "TooLarge",
+    "WriteResult",
+    "StoredDocument",
+    "read_document",
+    "write_document",
+    "document_heads",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class StorageError(Exception):
+    """A write was refused; ``status`` is the HTTP status that says why."""
+
+    status = 400
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDocId(StorageError):
+    status = 404
+
+
+class BadUpload(StorageError):
+    status = 400
+
+
+class MissingDependencies(StorageError):
+    status = 409
+
+
+class TooLarge(StorageError):
+    status = 413
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What a read returns: the concatenated chunks and a validator for them."""
+
+    data: bytes
+    etag: str
+
+
+@dataclass
+class WriteResult:
+    """The outcome of a write: what changed, and what is now stored."""
+
+    doc_id: str
+    changed: bool
+    new_bytes: bytes = b""
+    new_changes: int = 0
+    heads: list[str] = field(default_factory=list)
+    clock: dict[str, int] = field(default_factory=dict)
+    size: int = 0
+    chunk_count: int = 0
+    etag: str = ""
+
+    def as_json(self):
+        """The acknowledgement sent to the writer (HTTP body or WebSocket frame)."""
+        return {
+            "doc_id": self.doc_id,
+            "changed": self.changed,
+            "new_changes": self.new_changes,
+            "heads": self.heads,
+            "clock": self.clock,
+            "size": self.size,
+            "chunks": self.chunk_count,
+            "etag": self.etag,
+        }
+
+
+def check_doc_id(doc_id):
+    """Raise InvalidDocId unless ``doc_id`` is 1-64 characters of [A-Za-z0-9_-]."""
+    try:
+        validate_doc_id(doc_id)
+    except Exception as exc:
+        raise InvalidDocId(
+            f"Invalid document id {doc_id[:80]!r}: use 1 to 64 characters of "
+            "A-Z, a-z, 0-9, '_' and '-'."
+        ) from exc
+
+
+def read_document(doc_id):
+    """Return the stored document as a StoredDocument, or None if there is none."""
+    check_doc_id(doc_id)
+    document = Document.objects.filter(doc_id=doc_id).only("etag").first()
+    if document is None:
+        return None
+    parts = Chunk.objects.filter(document_id=doc_id).values_list("data", flat=True)
+    return StoredDocument(data=b"".join(bytes(part) for part in parts), etag=document.etag)
+
+
+def max_document_bytes():
+    """The configured size limit for uploads and stored documents."""
+    return settings.TODOS_MAX_DOCUMENT_BYTES
+
+
+def upload_limits():
+    """Parsing limits for one upload, derived from the document size limit."""
+    limit = max_document_bytes()
+    return Limits(
+        max_chunks=10_000,
+        max_changes=1_000_000,
+        max_inflated_bytes=max(4 * limit, 1024 * 1024),
+    )
+
+
+def parse_upload(body):
+    """Parse and validate an upload; raise BadUpload or TooLarge if it is refused."""
+    if len(body) > max_document_bytes():
+        raise TooLarge(
+            f"The upload is {len(body)} bytes; this server accepts at most "
+            f"{max_document_bytes()} bytes per document (TODOS_MAX_DOCUMENT_BYTES)."
+        )
+    if not body:
+        raise BadUpload(
+            "The request body is empty: send Automerge bytes, such as the output "
+            "of Automerge.save(doc) or Automerge.saveIncremental(doc)."
+        )
+    try:
+        return parse_chunks(body, upload_limits())
+    except FormatError as exc:
+        raise BadUpload(
+            f"The body is not valid Automerge data: {exc}. Send the unmodified "
+            "output of Automerge.save() or Automerge.saveIncremental()."
+        ) from exc
+
+
+def write_document(doc_id, body, sender=None):
+    """Merge the Automerge bytes ``body`` into document ``doc_id``; return WriteResult.
+
+    Runs read-merge-write in one transaction holding the document's row lock, so
+    concurrent writers in any number of processes serialise. Raises a StorageError
+    subclass, with nothing written, when the upload is refused. After the commit,
+    sockets open on the document (all but ``sender``, a channel name) get the new
+    bytes.
+    """
+    check_doc_id(doc_id)
+    incoming = parse_upload(body)
+    with transaction.atomic():
+        document = lock_document(doc_id)
+        merge = _Merge(document, incoming)
+        merge.plan()
+        if merge.self_contained_bytes:
+            check_with_reference(merge.self_contained_bytes)
+        result = merge.apply()
+        if result.changed:
+            transaction.on_commit(lambda: notify_update(result, sender))
+    return result
+
+
+def group_name(doc_id):
+    """The Channels group of the sockets open on ``doc_id``."""
+    return f"doc_{doc_id}"
+
+
+def notify_update(result, sender=None):
+    """Push a committed write's new bytes to every socket open on the document."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {
+        "type": "doc.updated",
+        "data": result.new_bytes,
+        "heads": result.heads,
+        "sender": sender,
+    }
+    try:
+        async_to_sync(layer.group_send)(group_name(result.doc_id), message)
+    except Exception:
+        # The write is committed; a socket that misses this push resyncs from
+        # the heads in its next acknowledgement. Never fail the write over it.
+        logger.exception("Could not push an update of %s", result.doc_id)
+
+
+def lock_document(doc_id):
+    """Fetch (creating if needed) and lock the document row for this transaction."""
+    Document.objects.get_or_create(doc_id=doc_id)
+    return Document.objects.select_for_update().get(doc_id=doc_id)
+
+
+def check_with_reference(data):
+    """Load ``data`` with the independent ``automerge`` package; BadUpload if it fails."""
+    error = reference.load_error(data)
+    if error:
+        raise BadUpload(
+            f"Automerge could not load the upload ({error}). Send the unmodified "
+            "output of Automerge.save() or Automerge.saveIncremental()."
+        )
+
+
+class _Merge:
+    """One write's plan: which incoming chunks to keep and which stored ones to drop."""
+
+    def __init__(self, document, incoming):
+        self.document = document
+        self.incoming = incoming
+        self.stored = list(
+            Chunk.objects.filter(document=document)
+            .defer("data")
+            .order_by("position")
+        )
+        self.clock = dict(document.clock)
+        self.kept = []  # (parsed chunk, position or None) to insert
+        self.dropped = set()  # positions of stored chunks to delete
+        self.self_contained_bytes = b""
+
+    def plan(self):
+        """Decide what to add and drop; raise MissingDependencies if it can't merge."""
+        documents = [c for c in self.incoming if c.kind == "document"]
+        changes = [c for c in self.incoming if c.kind == "change"]
+        for chunk in documents:
+            self._plan_document(chunk)
+        new_changes = self._new_changes(changes)
+        self._check_dependencies(new_changes)
+        for change in self._topological(new_changes):
+            self.kept.append((change, None))
+            _advance(self.clock, change.actor.hex(), change.seq)
+        self._plan_reference_check(new_changes)
+
+    def _plan_document(self, chunk):
+        chunk_clock = _hex_clock(chunk.clock)
+        if _contains(self.clock, chunk_clock) and (chunk_clock or self.stored):
+            return  # everything in it is stored already
+        position = None
+        for stored in self.stored:
+            if stored.position not in self.dropped and _chunk_within(
+                stored, chunk_clock
+            ):
+                self.dropped.add(stored.position)
+                position = stored.position if position is None else position
+        for kept in list(self.kept):
+            if kept[0].kind == "document" and _contains(
+                chunk_clock, _hex_clock(kept[0].clock)
+            ):
+                self.kept.remove(kept)
+                position = kept[1] if position is None else position
+        self.kept.append((chunk, position))
+        for actor, seq in chunk_clock.items():
+            _advance(self.clock, actor, seq)
+
+    def _new_changes(self, changes):
+        seen = set()
+        fresh = []
+        for change in changes:
+            if change.hash in seen or self.clock.get(change.actor.hex(), 0) >= change.seq:
+                continue
+            seen.add(change.hash)
+            fresh.append(change)
+        return fresh
+
+    def _check_dependencies(self, changes):
+        if not changes:
+            return
+        available = {c.hash.hex() for c in changes}
+        for chunk, _ in self.kept:
+            if chunk.kind == "document":
+                available.update(h.hex() for h in chunk.heads)
+        wanted = {d.hex() for c in changes for d in c.deps} - available
+        if wanted:
+            found = set(
+                KnownChange.objects.filter(
+                    document=self.document, hash__in=wanted
+                ).values_list("hash", flat=True)
+            )
+            missing = sorted(wanted - found)
+            if missing:
+                raise MissingDependencies(
+                    f"The server does not have {len(missing)} change(s) this upload "
+                    f"depends on (first: {missing[0][:16]}...). Send the full "
+                    "document instead: Automerge.save(doc)."
+                )
+
+    @staticmethod
+    def _topological(changes):
+        """Order changes so each follows the ones it depends on (Kahn's algorithm)."""
+        by_hash = {c.hash: c for c in changes}
+        ordered, placed = [], set()
+        pending = list(changes)
+        while pending:
+            remaining = []
+            for change in pending:
+                if all(d in placed or d not in by_hash for d in change.deps):
+                    ordered.append(change)
+                    placed.add(change.hash)
+                else:
+                    remaining.append(change)
+            if len(remaining) == len(pending):
+                raise BadUpload(
+                    "The upload's changes depend on each other in a cycle, which "
+                    "Automerge never produces; send Automerge.save(doc) instead."
+                )
+            pending = remaining
+        return ordered
+
+    def _plan_reference_check(self, new_changes):
+        """Pick the bytes the independent reader can check on their own.
+
+        A document chunk is complete by itself; changes are when they depend only
+        on each other. A change that extends stored history is checked by our own
+        parser (framing, checksum, columns) and the dependency rule above.
+        """
+        parts = [c.raw for c, _ in self.kept if c.kind == "document"]
+        hashes = {c.hash for c in new_changes}
+        if new_changes and all(d in hashes for c in new_changes for d in c.deps):
+            parts.extend(c.raw for c in self._topological(new_changes))
+        self.self_contained_bytes = b"".join(parts)
+
+    def apply(self):
+        """Write the plan; return the WriteResult (pushes are sent after commit)."""
+        document = self.document
+        if not self.kept and self.stored:
+            return self._result(changed=False)
+        Chunk.objects.filter(document=document, position__in=self.dropped).delete()
+        next_position = max((c.position for c in self.stored), default=-1) + 1
+        new_rows = []
+        for chunk, position in self.kept:
+            if position is None:
+                position, next_position = next_position, next_position + 1
+            new_rows.append(_chunk_row(document, chunk, position))
+        Chunk.objects.bulk_create(new_rows)
+        KnownChange.objects.bulk_create(
+            [
+                KnownChange(document=document, hash=h)
+                for h in _hashes_of(c for c, _ in self.kept)
+            ],
+            ignore_conflicts=True,
+        )
+        rows = [c for c in self.stored if c.position not in self.dropped] + new_rows
+        rows.sort(key=lambda c: c.position)
+        size = sum(c.size for c in rows)
+        if size > max_document_bytes():
+            raise TooLarge(
+                f"Storing this upload would make the document {size} bytes; the "
+                f"limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
+            )
+        document.size = size
+        document.chunk_count = len(rows)
+        document.change_count = sum(c.change_count for c in rows)
+        document.clock = self.clock
+        document.etag = _etag(rows)
+        document.save()
+        self.rows = rows
+        new_bytes = b"".join(c.raw for c, _ in self.kept)
+        result = self._result(changed=True, new_bytes=new_bytes)
+        result.new_changes = sum(
+            len(c.changes) if c.kind == "document" else 1 for c, _ in self.kept
+        )
+        return result
+
+    def _result(self, changed, new_bytes=b""):
+        rows = getattr(self, "rows", self.stored)
+        return WriteResult(
+            doc_id=self.document.doc_id,
+            changed=changed,
+            new_bytes=new_bytes,
+            heads=_heads(rows),
+            clock=dict(self.document.clock),
+            size=self.document.size,
+            chunk_count=self.document.chunk_count,
+            etag=self.document.etag,
+        )
+
+
+def document_heads(doc_id):
+    """The heads (hex change hashes) of the stored document, sorted."""
+    return _heads(Chunk.objects.filter(document_id=doc_id).defer("data"))
+
+
+def _chunk_row(document, chunk, position):
+    if chunk.kind == "document":
+        clock = _hex_clock(chunk.clock)
+        heads = _document_heads(chunk)
+        deps = []
+        change_count = len(chunk.changes)
+    else:
+        clock = {chunk.actor.hex(): chunk.seq}
+        heads = [[chunk.hash.hex(), chunk.actor.hex(), chunk.seq]]
+        deps = [d.hex() for d in chunk.deps]
+        change_count = 1
+    return Chunk(
+        document=document,
+        position=position,
+        kind=chunk.kind,
+        data=chunk.raw,
+        size=len(chunk.raw),
+        digest=hashlib.sha256(chunk.raw).hexdigest(),
+        clock=clock,
+        change_count=change_count,
+        heads=heads,
+        deps=deps,
+    )
+
+
+def _document_heads(chunk):
+    """[hash, actor, seq] for each head of a document chunk."""
+    heads = []
+    indices = chunk.head_indices or ()
+    for i, head in enumerate(chunk.heads):
+        if i < len(indices) and indices[i] < len(chunk.changes):
+            meta = chunk.changes[indices[i]]
+            heads.append([head.hex(), meta.actor.hex(), meta.seq])
+        else:
+            heads.append([head.hex(), None, None])
+    return heads
+
+
+def _hashes_of(chunks):
+    for chunk in chunks:
+        if isinstance(chunk, ChangeChunk):
+            yield chunk.hash.hex()
+        else:
+            yield from (h.hex() for h in chunk.heads)
+
+
+def _heads(rows):
+    """Heads of the union of ``rows``: stored heads that nothing stored depends on.
+
+    A chunk head (actor a, seq s) is a head of the whole document unless some
+    change chunk lists it as a dependency, a later change of actor a is stored, or a
+    document chunk holds it without it being one of that chunk's heads.
+    """
+    rows = list(rows)
+    clock = {}
+    for row in rows:
+        for actor, seq in row.clock.items():
+            _advance(clock, actor, seq)
+    depended = {d for row in rows for d in row.deps}
+    heads = set()
+    for row in rows:
+        for head_hash, actor, seq in row.heads:
+            if head_hash in depended:
+                continue
+            if actor is not None and clock.get(actor, 0) > seq:
+                continue
+            if any(
+                other.kind == Chunk.DOCUMENT
+                and actor is not None
+                and other.clock.get(actor, 0) >= seq
+                and head_hash not in {h[0] for h in other.heads}
+                for other in rows
+            ):
+                continue
+            heads.add(head_hash)
+    return sorted(heads)
+
+
+def _hex_clock(clock):
+    return {actor.hex(): seq for actor, seq in clock.items()}
+
+
+def _advance(clock, actor, seq):
+    if clock.get(actor, 0) < seq:
+        clock[actor] = seq
+
+
+def _contains(clock, other):
+    """True if the changes described by ``clock`` include all of ``other``'s."""
+    return all(clock.get(actor, 0) >= seq for actor, seq in other.items())
+
+
+def _chunk_within(stored, clock):
+    """True if a stored chunk's changes are all described by ``clock``."""
+    return _contains(clock, stored.clock)
+
+
+def _etag(rows):
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row.digest.encode())
+    return digest.hexdigest()[:32]

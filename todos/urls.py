@@ -1,0 +1,14 @@
+"""URLs of the todo app: pages, and the storage API at /docs/<doc_id>."""
+
+from django.urls import re_path
+
+from . import views
+from .models import DOC_ID_PATTERN
+
+app_name = "todos"
+
+urlpatterns = [
+    re_path(r"^$", views.new_list, name="new_list"),
+    re_path(rf"^lists/(?P<doc_id>{DOC_ID_PATTERN})/$", views.list_page, name="list"),
+    re_path(rf"^docs/(?P<doc_id>{DOC_ID_PATTERN})/?$", views.document, name="document"),
+]

@@ -1,0 +1,84 @@
+"""HTTP views: the app's pages and the storage API.
+
+The storage API (``/docs/<doc_id>``) is the contract of DESIGN.md: GET/HEAD return
+the stored Automerge bytes, PUT/POST merge an upload into them. It is exempt from
+CSRF checks because it uses no ambient credentials: no cookie, session or login is
+consulted, so a forged cross-site request can do nothing its author could not do
+directly, and to address a document at all one must know its unguessable id, which
+is the capability that protects writes (README, "Security").
+"""
+
+import secrets
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.views.decorators.csrf import csrf_exempt
+
+from . import storage
+
+NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
+
+
+def new_list(request):
+    """Start a new list: send the browser to a fresh, unguessable document id."""
+    return redirect("todos:list", doc_id=secrets.token_urlsafe(NEW_DOC_ID_BYTES))
+
+
+def list_page(request, doc_id):
+    """The todo app for one list."""
+    return render(request, "todos/list.html", {"doc_id": doc_id})
+
+
+def error_response(status, message):
+    """A JSON error a person can act on: {"error": message}."""
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+def document(request, doc_id):
+    """GET/HEAD the stored document; PUT/POST Automerge bytes to merge into it."""
+    if request.method in ("GET", "HEAD"):
+        return read(request, doc_id)
+    if request.method in ("PUT", "POST"):
+        return write(request, doc_id)
+    response = error_response(
+        405, f"Method {request.method} is not allowed here: use GET, PUT or POST."
+    )
+    response["Allow"] = "GET, HEAD, PUT, POST"
+    return response
+
+
+def read(request, doc_id):
+    """Return the document's bytes, with an ETag; 304 if the client has them."""
+    stored = storage.read_document(doc_id)
+    if stored is None:
+        return error_response(404, f"No document {doc_id!r} is stored yet.")
+    etag = f'"{stored.etag}"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return not_modified
+    response = HttpResponse(stored.data, content_type="application/octet-stream")
+    response["ETag"] = etag
+    patch_cache_control(response, no_cache=True)
+    return response
+
+
+def write(request, doc_id):
+    """Merge the request body into the document; answer with what is now stored."""
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return error_response(
+            413,
+            f"The upload is larger than {storage.max_document_bytes()} bytes, the "
+            "most this server accepts per document (TODOS_MAX_DOCUMENT_BYTES).",
+        )
+    try:
+        result = storage.write_document(doc_id, body)
+    except storage.StorageError as exc:
+        return error_response(exc.status, exc.message)
+    response = JsonResponse(result.as_json())
+    response["ETag"] = f'"{result.etag}"'
+    return response
