@@ -33,6 +33,32 @@ class Document(models.Model):
         default=dict, help_text="Actor (hex) -> highest sequence number stored."
     )
     etag = models.CharField(max_length=64, blank=True)
+    # A summary of the decoded document, for the admin's list and search. Writes
+    # never decode (they stay proportional to the upload), so it is refreshed
+    # when the admin, the JSON view or inspect_doc decodes the document
+    # (todos/display.py), and lags behind the bytes until then.
+    title = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The list's title, as of the last decode (see summary etag).",
+    )
+    item_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Items, as of the last decode."
+    )
+    done_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Items marked done, as of the last decode."
+    )
+    last_change_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Time of the latest change, by its author's clock.",
+    )
+    summary_etag = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The etag the summary was decoded from; it is stale when this "
+        "differs from etag.",
+    )
 
     class Meta:
         ordering = ["-updated_at"]
