@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
-from . import storage
+from . import display, storage
 
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
@@ -52,6 +52,8 @@ def document(request, doc_id):
 
 def read(request, doc_id):
     """Return the document's bytes, with an ETag; 304 if the client has them."""
+    if request.GET.get("format") == "json":
+        return document_json(request, doc_id)
     stored = storage.read_document(doc_id)
     if stored is None:
         return error_response(404, f"No document {doc_id!r} is stored yet.")
@@ -81,4 +83,38 @@ def write(request, doc_id):
         return error_response(exc.status, exc.message)
     response = JsonResponse(result.as_json())
     response["ETag"] = f'"{result.etag}"'
+    return response
+
+
+@csrf_exempt  # read-only; exempt only so other methods get the JSON 405 below
+def document_json(request, doc_id):
+    """The document decoded, read-only, for scripts: title, items and etag as JSON."""
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(
+            405,
+            f"Method {request.method} is not allowed here: the JSON view is "
+            f"read-only; PUT or POST Automerge bytes to /docs/{doc_id}.",
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
+    try:
+        found = display.read_snapshot(doc_id)
+    except storage.StorageError as exc:
+        return error_response(exc.status, exc.message)
+    if found is None:
+        return error_response(404, f"No document {doc_id!r} is stored yet.")
+    stored, snapshot = found
+    if snapshot.error:
+        return JsonResponse(
+            {"error": snapshot.error, "doc_id": doc_id, "etag": stored.etag},
+            status=422,
+        )
+    etag = f'"{stored.etag}.json"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return not_modified
+    body = {"doc_id": doc_id, **snapshot.as_json(), "etag": stored.etag}
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    response["ETag"] = etag
+    patch_cache_control(response, no_cache=True)
     return response
