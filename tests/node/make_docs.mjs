@@ -1,8 +1,12 @@
 // Write real Automerge documents for the admin, display and command tests.
 //
 // Usage: node tests/node/make_docs.mjs <out-dir>
-// Writes one file per case, named <case>.automerge, plus manifest.json describing
-// what each document holds (title and items, as the tests expect to see them).
+// Writes one file per case, named <case>.automerge (Automerge.save of the final
+// state), the clients' uploads that lead to it where the case has them
+// (<case>.saveN), concurrent.change_a1 and .change_b (single change chunks),
+// orphan_change.automerge (a change whose dependency is missing),
+// and manifest.json describing what each document holds as Automerge itself reads
+// it (title, items, change count, heads).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -42,11 +46,16 @@ function concurrentEdits() {
     d.items.push({ text: "pack bags", done: false });
     Automerge.splice(d, ["items", 0, "text"], 0, 0, "Please ");
   });
-  // Uploaded as two clients would: A's full save, then B's save (which shares the
-  // first change with A's); the server merges them.
-  const parts = [Automerge.save(base), Automerge.save(other)];
   const merged = Automerge.merge(Automerge.clone(base), other);
-  return { doc: merged, bytes: Automerge.save(merged), parts };
+  // What each client uploads: its full save. (B's change alone would be refused:
+  // it depends on a change inside A's saved document, whose hash the server
+  // cannot know.) The two saves share the first change.
+  const saves = [Automerge.save(base), Automerge.save(other)];
+  const changes = {
+    change_a1: Automerge.getAllChanges(base)[0],
+    change_b: Automerge.getLastLocalChange(other),
+  };
+  return { doc: merged, bytes: Automerge.save(merged), saves, changes };
 }
 
 /** Non-ASCII and emoji in the title and items. */
@@ -70,10 +79,23 @@ function unicodeList() {
 
 /** A list without a title, as the tutorial's schema allows. */
 function untitledList() {
-  const doc = Automerge.from({ items: [{ text: "only item", done: false }] }, { actor: ACTOR_B });
+  const doc = Automerge.from(
+    { items: [{ text: "only item", done: false }] },
+    { actor: ACTOR_B },
+  );
   return { doc, bytes: Automerge.save(doc) };
 }
 
+/** A change whose dependency is missing: chunk-level valid, but no document loads it. */
+function orphanChange() {
+  let doc = Automerge.from({ items: [] }, { actor: ACTOR_A });
+  doc = Automerge.change(doc, (d) => {
+    d.items.push({ text: "lost", done: false });
+  });
+  return Automerge.getLastLocalChange(doc);
+}
+
+/** What Automerge itself reads in a document: title, items, change count, heads. */
 function describe(doc) {
   return {
     title: doc.title === undefined ? null : String(doc.title),
@@ -96,9 +118,14 @@ const cases = {
   untitled: untitledList(),
 };
 const manifest = {};
-for (const [name, { doc, bytes, parts }] of Object.entries(cases)) {
+for (const [name, { doc, bytes, saves = [] }] of Object.entries(cases)) {
   writeFileSync(join(outDir, `${name}.automerge`), bytes);
-  (parts || []).forEach((part, i) => writeFileSync(join(outDir, `${name}.part${i}.automerge`), part));
-  manifest[name] = { ...describe(doc), parts: (parts || []).length };
+  saves.forEach((save, i) => writeFileSync(join(outDir, `${name}.save${i}.automerge`), save));
+  manifest[name] = { ...describe(doc), saves: saves.length };
 }
+// Single changes, for the history of change chunks.
+for (const [name, change] of Object.entries(cases.concurrent.changes)) {
+  writeFileSync(join(outDir, `concurrent.${name}.automerge`), change);
+}
+writeFileSync(join(outDir, "orphan_change.automerge"), orphanChange());
 writeFileSync(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2));
