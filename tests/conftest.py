@@ -46,7 +46,7 @@ def redis_url():
 
 @pytest.fixture
 def live_server_factory(tmp_path):
-    """Start Daphne servers: ``factory(**server_env kwargs)``; all stopped afterwards."""
+    """Start Daphne servers: ``factory(**server_env kwargs)``; stopped afterwards."""
     servers = []
 
     def start(**env_kwargs):

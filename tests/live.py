@@ -42,7 +42,9 @@ def wait_for_port(port, timeout=30.0, process=None):
 
 def server_env(database_url=None, sqlite_path=None, redis_url=None, **extra):
     """Environment for a server process: settings come from variables only."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env["DJANGO_SETTINGS_MODULE"] = "todo_site.settings"
     env["PYTHONUNBUFFERED"] = "1"
     if database_url:

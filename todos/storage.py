@@ -121,7 +121,9 @@ def read_document(doc_id):
     if document is None:
         return None
     parts = Chunk.objects.filter(document_id=doc_id).values_list("data", flat=True)
-    return StoredDocument(data=b"".join(bytes(part) for part in parts), etag=document.etag)
+    return StoredDocument(
+        data=b"".join(bytes(part) for part in parts), etag=document.etag
+    )
 
 
 def max_document_bytes():
@@ -214,7 +216,7 @@ def lock_document(doc_id):
 
 
 def check_with_reference(data):
-    """Load ``data`` with the independent ``automerge`` package; BadUpload if it fails."""
+    """Load ``data`` with the independent ``automerge`` package; BadUpload if not."""
     error = reference.load_error(data)
     if error:
         raise BadUpload(
@@ -230,14 +232,13 @@ class _Merge:
         self.document = document
         self.incoming = incoming
         self.stored = list(
-            Chunk.objects.filter(document=document)
-            .defer("data")
-            .order_by("position")
+            Chunk.objects.filter(document=document).defer("data").order_by("position")
         )
         self.clock = dict(document.clock)
         self.kept = []  # (parsed chunk, position or None) to insert
         self.dropped = set()  # positions of stored chunks to delete
         self.self_contained_bytes = b""
+        self.learned_hashes = []
 
     def plan(self):
         """Decide what to add and drop; raise MissingDependencies if it can't merge."""
@@ -253,23 +254,34 @@ class _Merge:
         self._plan_reference_check(new_changes)
 
     def _plan_document(self, chunk):
+        """Keep a document chunk unless one chunk already holds it or it adds nothing.
+
+        It replaces every stored chunk it contains, taking the place of the first
+        so that chunks after it still follow their dependencies; a save that holds
+        everything stored therefore compacts the document to that one chunk.
+        """
         chunk_clock = _hex_clock(chunk.clock)
-        if _contains(self.clock, chunk_clock) and (chunk_clock or self.stored):
-            return  # everything in it is stored already
-        position = None
-        for stored in self.stored:
-            if stored.position not in self.dropped and _chunk_within(
-                stored, chunk_clock
-            ):
-                self.dropped.add(stored.position)
-                position = stored.position if position is None else position
-        for kept in list(self.kept):
-            if kept[0].kind == "document" and _contains(
-                chunk_clock, _hex_clock(kept[0].clock)
-            ):
-                self.kept.remove(kept)
-                position = kept[1] if position is None else position
-        self.kept.append((chunk, position))
+        live = [c for c in self.stored if c.position not in self.dropped]
+        if any(_holds(c.kind, c.clock, chunk_clock) for c in live) or any(
+            _holds(c.kind, _hex_clock(c.clock), chunk_clock) for c, _ in self.kept
+        ):
+            return
+        replaced = [c for c in live if _contains(chunk_clock, c.clock)]
+        superseded = [
+            kept
+            for kept in self.kept
+            if kept[0].kind == "document"
+            and _contains(chunk_clock, _hex_clock(kept[0].clock))
+        ]
+        if (live or self.kept) and not (replaced or superseded):
+            if _contains(self.clock, chunk_clock):
+                return  # stored already, spread over several chunks: keep those
+        self.dropped.update(c.position for c in replaced)
+        positions = [c.position for c in replaced]
+        positions += [p for _, p in superseded if p is not None]
+        for kept in superseded:
+            self.kept.remove(kept)
+        self.kept.append((chunk, min(positions, default=None)))
         for actor, seq in chunk_clock.items():
             _advance(self.clock, actor, seq)
 
@@ -277,13 +289,24 @@ class _Merge:
         seen = set()
         fresh = []
         for change in changes:
-            if change.hash in seen or self.clock.get(change.actor.hex(), 0) >= change.seq:
+            if (
+                change.hash in seen
+                or self.clock.get(change.actor.hex(), 0) >= change.seq
+            ):
                 continue
             seen.add(change.hash)
             fresh.append(change)
         return fresh
 
     def _check_dependencies(self, changes):
+        """Raise MissingDependencies unless every dependency is stored or uploaded.
+
+        Dependencies are looked up among the hashes the document is known to hold.
+        A change inside a stored document chunk is known only by actor and seq, not
+        by hash, so an unknown dependency may still be stored: then the independent
+        reader loads the stored chunks plus the new changes to decide, and the
+        hashes it vouches for are remembered for next time.
+        """
         if not changes:
             return
         available = {c.hash.hex() for c in changes}
@@ -291,19 +314,38 @@ class _Merge:
             if chunk.kind == "document":
                 available.update(h.hex() for h in chunk.heads)
         wanted = {d.hex() for c in changes for d in c.deps} - available
-        if wanted:
-            found = set(
-                KnownChange.objects.filter(
-                    document=self.document, hash__in=wanted
-                ).values_list("hash", flat=True)
+        if not wanted:
+            return
+        found = set(
+            KnownChange.objects.filter(
+                document=self.document, hash__in=wanted
+            ).values_list("hash", flat=True)
+        )
+        missing = sorted(wanted - found)
+        if missing and not self._stored_history_has(changes):
+            raise MissingDependencies(
+                f"The server does not have {len(missing)} change(s) this upload "
+                f"depends on (first: {missing[0][:16]}...). Send the full "
+                "document instead: Automerge.save(doc)."
             )
-            missing = sorted(wanted - found)
-            if missing:
-                raise MissingDependencies(
-                    f"The server does not have {len(missing)} change(s) this upload "
-                    f"depends on (first: {missing[0][:16]}...). Send the full "
-                    "document instead: Automerge.save(doc)."
-                )
+        self.learned_hashes = missing
+
+    def _stored_history_has(self, changes):
+        """Ask the independent reader whether stored + new chunks load together."""
+        if not any(c.kind == Chunk.DOCUMENT for c in self.stored) and not any(
+            c.kind == "document" for c, _ in self.kept
+        ):
+            return False  # every stored change is known by hash: nothing to find
+        live = [c.position for c in self.stored if c.position not in self.dropped]
+        parts = Chunk.objects.filter(
+            document=self.document, position__in=live
+        ).values_list("data", flat=True)
+        data = b"".join(
+            [bytes(p) for p in parts]
+            + [c.raw for c, _ in self.kept]
+            + [c.raw for c in self._topological(changes)]
+        )
+        return reference.load_error(data) is None
 
     @staticmethod
     def _topological(changes):
@@ -353,11 +395,9 @@ class _Merge:
                 position, next_position = next_position, next_position + 1
             new_rows.append(_chunk_row(document, chunk, position))
         Chunk.objects.bulk_create(new_rows)
+        hashes = set(_hashes_of(c for c, _ in self.kept)) | set(self.learned_hashes)
         KnownChange.objects.bulk_create(
-            [
-                KnownChange(document=document, hash=h)
-                for h in _hashes_of(c for c, _ in self.kept)
-            ],
+            [KnownChange(document=document, hash=h) for h in sorted(hashes)],
             ignore_conflicts=True,
         )
         rows = [c for c in self.stored if c.position not in self.dropped] + new_rows
@@ -493,9 +533,13 @@ def _contains(clock, other):
     return all(clock.get(actor, 0) >= seq for actor, seq in other.items())
 
 
-def _chunk_within(stored, clock):
-    """True if a stored chunk's changes are all described by ``clock``."""
-    return _contains(clock, stored.clock)
+def _holds(kind, clock, other):
+    """True if one chunk (of ``kind``, with ``clock``) holds all of ``other``'s changes.
+
+    A document chunk is closed under dependencies, so its clock describes it
+    exactly; a change chunk holds just one change, so it holds only an empty set.
+    """
+    return _contains(clock, other) if kind == "document" else not other
 
 
 def _etag(rows):

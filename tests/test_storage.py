@@ -1,0 +1,313 @@
+"""The storage service: merging uploads at the chunk level without losing an edit."""
+
+import pytest
+
+from tests import automerge_node
+from todos import storage
+from todos.models import Chunk, Document
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOC = "groceries"
+
+
+@pytest.fixture(scope="session")
+def case(tmp_path_factory):
+    """Byte strings of a two-device editing session made by the real Automerge."""
+    return automerge_node.make_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+def stored():
+    return storage.read_document(DOC).data
+
+
+def items(data):
+    return sorted(item["text"] for item in automerge_node.inspect(data)["doc"]["items"])
+
+
+def test_first_upload_is_stored_as_sent(case):
+    result = storage.write_document(DOC, case["base"])
+
+    assert result.changed
+    assert stored() == case["base"]
+    assert automerge_node.inspect(stored())["doc"] == {
+        "title": "Groceries",
+        "items": [],
+    }
+
+
+def test_incremental_changes_are_appended(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+    storage.write_document(DOC, case["a2"])
+
+    assert stored() == case["base"] + case["a1"] + case["a2"]
+    assert automerge_node.inspect(stored())["doc"]["items"] == [
+        {"text": "milk", "done": True}
+    ]
+
+
+def test_concurrent_changes_from_two_devices_are_both_kept(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["b1"])
+    storage.write_document(DOC, case["a1"])
+    storage.write_document(DOC, case["a2"])
+
+    assert items(stored()) == ["eggs", "milk"]
+    assert automerge_node.inspect(stored())["heads"] == case["heads"]["merged"]
+
+
+def test_a_full_save_is_merged_not_overwritten(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["b1"])
+    storage.write_document(DOC, case["full_a"])
+
+    assert items(stored()) == ["eggs", "milk"]
+
+
+def test_a_save_containing_everything_compacts_to_one_chunk(case):
+    for name in ("base", "a1", "b1", "a2"):
+        storage.write_document(DOC, case[name])
+    assert Document.objects.get(doc_id=DOC).chunk_count == 4
+
+    result = storage.write_document(DOC, case["full_merged"])
+
+    assert result.chunk_count == 1
+    assert stored() == case["full_merged"]
+
+
+def test_a_save_replaces_the_chunks_it_contains_in_their_place(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["b1"])
+
+    storage.write_document(DOC, case["full_a"])
+
+    # base is inside full_a; b1 stays after it, so its dependency comes first.
+    assert stored() == case["full_a"] + case["b1"]
+
+
+def test_an_upload_the_server_already_has_changes_nothing(case):
+    storage.write_document(DOC, case["full_merged"])
+    before = stored()
+
+    for name in ("base", "a1", "b1", "full_a", "full_merged"):
+        result = storage.write_document(DOC, case[name])
+        assert not result.changed, name
+
+    assert stored() == before
+
+
+def test_repeated_incremental_upload_is_idempotent(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+
+    result = storage.write_document(DOC, case["a1"])
+
+    assert not result.changed
+    assert stored() == case["base"] + case["a1"]
+
+
+def test_upload_of_several_chunks_at_once(case):
+    storage.write_document(DOC, case["base"] + case["a1"] + case["b1"] + case["a2"])
+
+    assert items(stored()) == ["eggs", "milk"]
+
+
+def test_changes_out_of_order_within_one_upload_are_stored_in_order(case):
+    storage.write_document(DOC, case["base"])
+
+    storage.write_document(DOC, case["a2"] + case["a1"])
+
+    assert stored() == case["base"] + case["a1"] + case["a2"]
+
+
+def test_change_with_unknown_dependencies_is_refused_with_409(case):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+
+    with pytest.raises(storage.MissingDependencies) as refused:
+        storage.write_document(DOC, case["c_orphan"])
+
+    assert refused.value.status == 409
+    assert "Automerge.save(doc)" in refused.value.message
+    assert stored() == before
+
+
+def test_after_409_the_full_history_is_accepted(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+
+    storage.write_document(DOC, case["full_c"])
+
+    assert items(stored()) == ["milk", "never uploaded", "orphan"]
+
+
+def test_first_upload_of_a_lone_change_is_refused_and_stores_nothing(case):
+    with pytest.raises(storage.MissingDependencies):
+        storage.write_document(DOC, case["a1"])
+
+    assert not Document.objects.filter(doc_id=DOC).exists()
+
+
+def test_empty_document_is_stored_until_something_contains_it(case):
+    storage.write_document(DOC, case["empty"])
+    assert stored() == case["empty"]
+
+    storage.write_document(DOC, case["base"])
+
+    assert stored() == case["base"]
+
+
+@pytest.mark.parametrize(
+    "body, fault",
+    [
+        (b"", "empty"),
+        (b"hello, world", "not valid Automerge data"),
+        (b"\x85\x6f\x4a\x83", "not valid Automerge data"),
+    ],
+)
+def test_bad_uploads_are_refused_and_change_nothing(case, body, fault):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+
+    with pytest.raises(storage.BadUpload) as refused:
+        storage.write_document(DOC, body)
+
+    assert refused.value.status == 400
+    assert fault in refused.value.message
+    assert stored() == before
+
+
+def test_truncated_and_corrupted_uploads_are_refused(case):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+    body = case["a1"]
+    corrupted = body[:20] + bytes([body[20] ^ 0x01]) + body[21:]
+
+    for bad in (body[:-1], body[: len(body) // 2], corrupted, body + b"\x00"):
+        with pytest.raises(storage.BadUpload):
+            storage.write_document(DOC, bad)
+
+    assert stored() == before
+
+
+def test_valid_chunk_followed_by_garbage_stores_nothing(case):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+
+    with pytest.raises(storage.BadUpload):
+        storage.write_document(DOC, case["a1"] + b"garbage")
+
+    assert stored() == before
+
+
+def test_upload_over_the_limit_is_refused_with_413(case, settings):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+    settings.TODOS_MAX_DOCUMENT_BYTES = len(case["full_merged"]) - 1
+
+    with pytest.raises(storage.TooLarge) as refused:
+        storage.write_document(DOC, case["full_merged"])
+
+    assert refused.value.status == 413
+    assert stored() == before
+
+
+def test_write_that_would_grow_the_document_past_the_limit_is_refused(case, settings):
+    storage.write_document(DOC, case["base"])
+    settings.TODOS_MAX_DOCUMENT_BYTES = len(case["base"]) + len(case["a1"]) - 1
+
+    with pytest.raises(storage.TooLarge):
+        storage.write_document(DOC, case["a1"])
+
+    assert stored() == case["base"]
+
+
+@pytest.mark.parametrize("doc_id", ["", "a" * 65, "../etc/passwd", "a b", "é"])
+def test_invalid_document_ids_are_refused(case, doc_id):
+    with pytest.raises(storage.InvalidDocId):
+        storage.write_document(doc_id, case["base"])
+    with pytest.raises(storage.InvalidDocId):
+        storage.read_document(doc_id)
+
+
+def test_reading_a_missing_document_returns_none():
+    assert storage.read_document("nothing-here") is None
+
+
+def test_etag_changes_with_content_and_only_then(case):
+    storage.write_document(DOC, case["base"])
+    first = storage.read_document(DOC).etag
+    storage.write_document(DOC, case["base"])
+    assert storage.read_document(DOC).etag == first
+
+    storage.write_document(DOC, case["a1"])
+
+    assert storage.read_document(DOC).etag != first
+
+
+def test_write_result_reports_heads_of_the_merged_document(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+    storage.write_document(DOC, case["a2"])
+
+    result = storage.write_document(DOC, case["b1"])
+
+    assert result.heads == case["heads"]["merged"]
+    assert storage.document_heads(DOC) == case["heads"]["merged"]
+
+
+def test_heads_after_compaction_are_the_saved_documents_heads(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["b1"])
+
+    result = storage.write_document(DOC, case["full_merged"])
+
+    assert result.heads == case["heads"]["merged"]
+
+
+def test_stored_size_and_counts_follow_the_chunks(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+
+    document = Document.objects.get(doc_id=DOC)
+
+    assert document.size == len(case["base"]) + len(case["a1"])
+    assert document.chunk_count == Chunk.objects.filter(document=document).count() == 2
+    assert document.change_count == 2
+
+
+def test_committed_write_is_pushed_to_the_documents_group(case):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(storage.group_name(DOC), channel)
+
+    storage.write_document(DOC, case["base"], sender="someone")
+
+    message = async_to_sync(layer.receive)(channel)
+    assert message["type"] == "doc.updated"
+    assert message["data"] == case["base"]
+    assert message["sender"] == "someone"
+
+
+def test_change_depending_on_the_inside_of_a_stored_save_is_accepted(case):
+    # full_a's header names only its head; b1 depends on base, inside full_a.
+    storage.write_document(DOC, case["full_a"])
+
+    result = storage.write_document(DOC, case["b1"])
+
+    assert result.changed
+    assert items(stored()) == ["eggs", "milk"]
+
+
+def test_dependency_vouched_for_by_the_reference_reader_is_remembered(case):
+    from todos.models import KnownChange
+
+    storage.write_document(DOC, case["full_a"])
+    storage.write_document(DOC, case["b1"])
+
+    base_head = automerge_node.inspect(case["base"])["heads"][0]
+    assert KnownChange.objects.filter(document_id=DOC, hash=base_head).exists()
