@@ -172,7 +172,8 @@ def decode(data):
             "changes: they are stored in chunks that overlap others (concurrent "
             "full saves), and the automerge package misreads a change stored "
             "twice. Nothing is lost: Automerge.load reads every change, and the "
-            "next full save a client uploads compacts the chunks."
+            "chunks collapse into one when a client uploads a full save covering "
+            "them."
         )
     return Snapshot(
         title=title,
