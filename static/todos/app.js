@@ -1,0 +1,81 @@
+/**
+ * Wires the app together: Automerge, the store, the view, the controller, the
+ * network, the lists menu and the offline shell. No logic of its own lives here.
+ */
+
+import * as Automerge from '@automerge/automerge/slim';
+import { Controller } from './controller.js';
+import { todoDocument } from './doc.js';
+import { docIdFromPath, knownLists, listPath, newListId, rememberList, retitleList } from './lists.js';
+import { enableOffline } from './offline.js';
+import { IndexedDBStorage, MemoryStorage } from './persistence.js';
+import { Store, channelName } from './store.js';
+import { Sync } from './sync.js';
+import { View } from './view.js';
+
+const $app = document.querySelector('.todoapp');
+const { root, wasmUrl, swUrl, staticUrl } = $app.dataset;
+const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
+const view = new View();
+
+/** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
+async function openStorage() {
+	try {
+		return await IndexedDBStorage.open();
+	} catch (error) {
+		console.warn('Keeping this list in memory only:', error);
+		return new MemoryStorage();
+	}
+}
+
+async function main() {
+	await Automerge.initializeWasm(fetch(wasmUrl));
+	const todos = todoDocument(Automerge);
+	const channel = 'BroadcastChannel' in globalThis ? new BroadcastChannel(channelName(docId)) : null;
+	const store = await new Store({ Automerge, docId, create: todos.create, storage: await openStorage(), channel }).open();
+
+	const pathOf = (id) => listPath(root, id);
+	const showLists = (lists) => view.showLists(lists, docId, pathOf);
+	showLists(rememberList(docId, todos.title(store.doc)));
+	const controller = new Controller({ store, view, todos, onTitle: (title) => showLists(retitleList(docId, title)) });
+
+	const base = new URL(root, location.href);
+	const sync = new Sync({
+		store,
+		docId,
+		initialHeads: todos.initialHeads(),
+		httpBase: base.href,
+		wsBase: base.href.replace(/^http/, 'ws'),
+	});
+	sync.onStatus((status) => view.showSyncStatus(status));
+
+	view.bindShare(async () => {
+		const url = new URL(pathOf(docId), location.href).href;
+		const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
+		view.showShared(url, Boolean(copied));
+	});
+	view.bindNewList(() => location.assign(pathOf(newListId())));
+	window.addEventListener('hashchange', () => controller.setRoute(location.hash));
+	window.addEventListener('online', () => sync.retry());
+	window.addEventListener('offline', () => sync.wentOffline());
+	window.addEventListener('storage', () => showLists(knownLists()));
+	document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && sync.retry());
+
+	controller.setRoute(location.hash);
+	view.ready();
+	sync.start();
+	document.documentElement.dataset.ready = 'true';
+	window.todos = { store, sync, todos };
+
+	enableOffline(swUrl, staticUrl).then(
+		(enabled) => {
+			document.documentElement.dataset.offlineReady = String(enabled);
+		},
+		(error) => console.warn('This list will not open without the server:', error)
+	);
+}
+
+main().catch((error) => {
+	console.error(error);
+	view.showFailure(`The app could not start: ${error.message}. Reload the page to try again.`);
+});

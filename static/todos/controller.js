@@ -1,0 +1,95 @@
+/**
+ * Turns what the person does (view hooks) into document changes (store), and
+ * renders the document whenever it changes, from here or from anywhere else.
+ */
+
+/** The routes of the filter links: the hash after '#/'. */
+export const ROUTES = ['', 'active', 'completed'];
+
+/** The route named by a location hash ('#/active' -> 'active'); unknown ones show all. */
+export function routeFromHash(hash) {
+	const route = String(hash || '').replace(/^#!?\/?/, '');
+	return ROUTES.includes(route) ? route : '';
+}
+
+/** The items a route shows; the item being edited stays while it is edited. */
+export function filterItems(items, route, keepId = null) {
+	const wanted = { '': () => true, active: (item) => !item.done, completed: (item) => item.done }[route];
+	return items.filter((item) => item.id === keepId || wanted(item));
+}
+
+export class Controller {
+	/**
+	 * @param {object} options
+	 * @param {Store} options.store The document's store.
+	 * @param {View} options.view The view.
+	 * @param {object} options.todos The document operations (doc.js).
+	 * @param {function(string)} [options.onTitle] Told the title after each render.
+	 */
+	constructor({ store, view, todos, onTitle = () => {} }) {
+		this.store = store;
+		this.view = view;
+		this.todos = todos;
+		this.onTitle = onTitle;
+		this.route = '';
+		this.editBase = new Map();
+		this.titleBase = null;
+
+		view.bindAddItem((text) => this.change((doc) => todos.addItem(doc, text)));
+		view.bindToggleItem((id, done) => this.change((doc) => todos.setDone(doc, id, done)));
+		view.bindRemoveItem((id) => this.change((doc) => todos.removeItem(doc, id)));
+		view.bindToggleAll((done) => this.change((doc) => todos.setAllDone(doc, done)));
+		view.bindClearCompleted(() => this.change((doc) => todos.clearCompleted(doc)));
+		view.bindEditItem({
+			start: (id) => this.editBase.set(id, store.heads()),
+			save: (id, text) => this.saveEdit(id, text),
+			cancel: (id) => {
+				this.editBase.delete(id);
+				this.render();
+			},
+		});
+		view.bindTitle({
+			start: () => {
+				this.titleBase = store.heads();
+			},
+			save: (text) => {
+				const base = this.titleBase;
+				this.titleBase = null;
+				this.change((doc) => todos.setTitle(doc, text, base));
+			},
+			revert: () => todos.title(store.doc),
+		});
+		store.subscribe(() => this.render());
+	}
+
+	/** Show the route named by `hash` ('#/', '#/active', '#/completed'). */
+	setRoute(hash) {
+		this.route = routeFromHash(hash);
+		this.render();
+	}
+
+	/** Render the whole document through the view. */
+	render() {
+		const { todos, store } = this;
+		const title = todos.title(store.doc);
+		this.view.render({
+			items: filterItems(todos.items(store.doc), this.route, this.view.editingId()),
+			counts: todos.counts(store.doc),
+			title,
+			route: this.route,
+		});
+		this.onTitle(title);
+	}
+
+	saveEdit(id, text) {
+		const base = this.editBase.get(id);
+		this.editBase.delete(id);
+		if (!this.change((doc) => this.todos.editText(doc, id, text, base))) {
+			this.render(); // nothing changed: show the stored text again
+		}
+	}
+
+	change(mutate) {
+		return this.store.change(mutate);
+	}
+}

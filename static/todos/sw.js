@@ -1,0 +1,67 @@
+/**
+ * The service worker: lets the app open with the server down or the network off.
+ *
+ * Network first, so a working server always serves the current app; when the
+ * network fails, list pages get the stored shell (offline.js) and static files
+ * their stored copies, and '/' starts a new list with an id made here. The
+ * storage API and the WebSocket are never intercepted.
+ */
+
+const SHELL_CACHE = 'todos-shell-v1';
+const SHELL_KEY = 'todos-shell';
+const NETWORK_TIMEOUT_MS = 4000;
+const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
+const NEW_ID_BYTES = 18;
+const STATIC_PREFIX = new URL(new URL(self.location.href).searchParams.get('static') || '/static/', self.location.origin).pathname;
+
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener('fetch', (event) => {
+	const { request } = event;
+	const url = new URL(request.url);
+	if (request.method !== 'GET' || url.origin !== self.location.origin) {
+		return;
+	}
+	if (request.mode === 'navigate' && LIST_PAGE.test(url.pathname)) {
+		event.respondWith(networkFirst(request, () => caches.match(SHELL_KEY, { cacheName: SHELL_CACHE })));
+	} else if (request.mode === 'navigate' && url.pathname === '/') {
+		event.respondWith(networkFirst(request, async () => Response.redirect(`/lists/${newListId()}/`, 302)));
+	} else if (url.pathname.startsWith(STATIC_PREFIX)) {
+		event.respondWith(networkFirst(request, () => caches.match(request, { cacheName: SHELL_CACHE, ignoreSearch: true })));
+	}
+});
+
+/** The network's answer if it comes in time, else `fallback()`'s (or the failure). */
+async function networkFirst(request, fallback) {
+	try {
+		return await withTimeout(fetch(request), NETWORK_TIMEOUT_MS);
+	} catch (error) {
+		const response = await fallback();
+		if (response) {
+			return response;
+		}
+		throw error;
+	}
+}
+
+function withTimeout(promise, ms) {
+	return new Promise((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('The network did not answer in time.')), ms);
+		promise.then(
+			(value) => {
+				clearTimeout(timer);
+				resolve(value);
+			},
+			(error) => {
+				clearTimeout(timer);
+				reject(error);
+			}
+		);
+	});
+}
+
+function newListId() {
+	const bytes = crypto.getRandomValues(new Uint8Array(NEW_ID_BYTES));
+	return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}

@@ -1,0 +1,327 @@
+/**
+ * The DOM: renders the list and reports what the person does through `bind*` hooks.
+ *
+ * The view knows nothing of Automerge or the network. Items are updated in place
+ * by id (not re-rendered wholesale), so an item being edited keeps its input,
+ * its caret and its focus while changes from other tabs and devices arrive.
+ */
+
+import { itemCounter, itemHTML, listLinksHTML } from './template.js';
+
+const ENTER_KEY = 'Enter';
+const ESCAPE_KEY = 'Escape';
+const EDIT_KEY = 'F2';
+const COPIED_NOTE_MS = 4000;
+
+const STATUS_TEXT = {
+	connecting: 'Connecting…',
+	saved: 'Saved on the server',
+	saving: 'Saving…',
+	offline: 'Offline',
+	error: 'Not saved',
+};
+
+/** Query one element under `scope`. */
+function qs(selector, scope = document) {
+	return scope.querySelector(selector);
+}
+
+/** Listen to `type` events on `target`'s descendants matching `selector`. */
+function delegate(target, selector, type, handler, capture = false) {
+	target.addEventListener(
+		type,
+		(event) => {
+			const match = event.target.closest(selector);
+			if (match && target.contains(match)) {
+				handler(match, event);
+			}
+		},
+		capture
+	);
+}
+
+function itemId(element) {
+	return element.closest('li[data-id]').dataset.id;
+}
+
+export class View {
+	constructor(root = document) {
+		this.$app = qs('.todoapp', root);
+		this.$loading = qs('.loading', root);
+		this.$title = qs('.list-title', root);
+		this.$newTodo = qs('.new-todo', root);
+		this.$main = qs('.main', root);
+		this.$toggleAll = qs('.toggle-all', root);
+		this.$todoList = qs('.todo-list', root);
+		this.$footer = qs('.footer', root);
+		this.$count = qs('.todo-count', root);
+		this.$clearCompleted = qs('.clear-completed', root);
+		this.$status = qs('.sync-status', root);
+		this.$statusText = qs('.sync-status-text', root);
+		this.$share = qs('.share', root);
+		this.$shareNote = qs('.share-note', root);
+		this.$shareUrl = qs('.share-url', root);
+		this.$listLinks = qs('.list-links', root);
+		this.$newList = qs('.new-list', root);
+		this.editing = null;
+		this.handlers = {};
+		delegate(this.$todoList, 'li label', 'dblclick', ($label) => this.startEdit($label.closest('li')));
+		delegate(this.$todoList, 'li label', 'keydown', ($label, event) => {
+			if (event.key === ENTER_KEY || event.key === EDIT_KEY) {
+				event.preventDefault();
+				this.startEdit($label.closest('li'));
+			}
+		});
+	}
+
+	/** Show the app: the document is loaded and the controls work. */
+	ready() {
+		this.$app.removeAttribute('aria-busy');
+		this.$app.classList.remove('is-loading');
+		this.$loading.hidden = true;
+		for (const $control of document.querySelectorAll('[data-wait]')) {
+			$control.disabled = false;
+		}
+		this.$newTodo.focus();
+	}
+
+	/** Say that the app could not start, and why. */
+	showFailure(message) {
+		this.$loading.textContent = message;
+		this.$loading.classList.add('failed');
+	}
+
+	/**
+	 * Render the document.
+	 *
+	 * @param {object} state
+	 * @param {Array<{id, text, done}>} state.items The items to show (filtered).
+	 * @param {{total, active, completed}} state.counts Counts over all items.
+	 * @param {string} state.title The list's title.
+	 * @param {string} state.route '', 'active' or 'completed'.
+	 */
+	render({ items, counts, title, route }) {
+		this.showItems(items);
+		this.$main.hidden = counts.total === 0;
+		this.$footer.hidden = counts.total === 0;
+		this.$toggleAll.checked = counts.total > 0 && counts.completed === counts.total;
+		this.$count.innerHTML = itemCounter(counts.active);
+		this.$clearCompleted.hidden = counts.completed === 0;
+		this.showRoute(route);
+		if (document.activeElement !== this.$title) {
+			this.$title.value = title;
+		}
+		document.title = `${title || 'Untitled list'} · todos`;
+	}
+
+	/** Make the list show `items`, in order, updating existing `<li>`s in place. */
+	showItems(items) {
+		const existing = new Map([...this.$todoList.children].map(($li) => [$li.dataset.id, $li]));
+		let $previous = null;
+		for (const item of items) {
+			let $li = existing.get(item.id);
+			existing.delete(item.id);
+			if ($li) {
+				this.updateItem($li, item);
+			} else {
+				$li = this.createItem(item);
+			}
+			const $expected = $previous ? $previous.nextElementSibling : this.$todoList.firstElementChild;
+			if ($expected !== $li) {
+				this.$todoList.insertBefore($li, $expected);
+			}
+			$previous = $li;
+		}
+		for (const [id, $li] of existing) {
+			if (this.editing && this.editing.id === id) {
+				this.editing = null;
+			}
+			$li.remove();
+		}
+	}
+
+	createItem(item) {
+		const $template = document.createElement('template');
+		$template.innerHTML = itemHTML(item);
+		return $template.content.firstElementChild;
+	}
+
+	updateItem($li, { text, done }) {
+		$li.classList.toggle('completed', done);
+		const $toggle = qs('.toggle', $li);
+		$toggle.checked = done;
+		const $label = qs('label', $li);
+		if ($label.textContent !== text) {
+			$label.textContent = text;
+			$toggle.setAttribute('aria-label', `Completed: ${text}`);
+			qs('.destroy', $li).setAttribute('aria-label', `Delete: ${text}`);
+		}
+	}
+
+	/** The id of the item being edited, or null. */
+	editingId() {
+		return this.editing ? this.editing.id : null;
+	}
+
+	/** Put an item into edit mode: an input with its text, focused. */
+	startEdit($li) {
+		if (this.editing) {
+			this.finishEdit(true);
+		}
+		const id = $li.dataset.id;
+		const text = qs('label', $li).textContent;
+		const $input = document.createElement('input');
+		$input.className = 'edit';
+		$input.value = text;
+		$input.setAttribute('aria-label', `Edit: ${text}`);
+		$li.classList.add('editing');
+		$li.appendChild($input);
+		this.editing = { id, $li, $input };
+		$input.focus();
+		$input.setSelectionRange(text.length, text.length);
+		$input.addEventListener('keydown', (event) => {
+			if (event.key === ENTER_KEY && !event.isComposing) {
+				this.finishEdit(true);
+			} else if (event.key === ESCAPE_KEY) {
+				this.finishEdit(false);
+			}
+		});
+		$input.addEventListener('blur', () => {
+			if (this.editing && this.editing.$input === $input) {
+				this.finishEdit(true);
+			}
+		});
+		this.call('editStart', id);
+	}
+
+	/** Leave edit mode, saving the input's text or discarding it. */
+	finishEdit(save) {
+		const { id, $li, $input } = this.editing;
+		this.editing = null;
+		$li.classList.remove('editing');
+		const hadFocus = document.activeElement === $input;
+		$input.remove();
+		if (hadFocus) {
+			qs('label', $li).focus();
+		}
+		this.call(save ? 'editSave' : 'editCancel', id, $input.value);
+	}
+
+	/** Mark the filter link of `route` as selected. */
+	showRoute(route) {
+		for (const $link of this.$app.querySelectorAll('.filters a')) {
+			const selected = $link.getAttribute('href') === `#/${route}`;
+			$link.classList.toggle('selected', selected);
+			if (selected) {
+				$link.setAttribute('aria-current', 'page');
+			} else {
+				$link.removeAttribute('aria-current');
+			}
+		}
+	}
+
+	/** Show the sync status `{state, unsynced, message}`. */
+	showSyncStatus({ state, unsynced, message }) {
+		this.$status.dataset.state = state;
+		this.$status.dataset.unsynced = String(unsynced);
+		let text = STATUS_TEXT[state] || state;
+		if (state === 'offline') {
+			text = unsynced ? 'Offline: changes kept on this device' : 'Offline';
+		} else if (state === 'error') {
+			text = `Not saved: ${message}`;
+		}
+		this.$statusText.textContent = text;
+	}
+
+	/** Show the lists opened in this browser. */
+	showLists(lists, currentId, pathOf) {
+		this.$listLinks.innerHTML = listLinksHTML(lists, currentId, pathOf);
+	}
+
+	/** Say whether the share link was copied; show it to copy by hand if not. */
+	showShared(url, copied) {
+		this.$shareUrl.value = url;
+		this.$shareUrl.hidden = copied;
+		this.$shareNote.textContent = copied ? 'Link copied: send it to share this list.' : 'Copy this link to share the list:';
+		if (!copied) {
+			this.$shareUrl.focus();
+			this.$shareUrl.select();
+		}
+		clearTimeout(this.shareTimer);
+		if (copied) {
+			this.shareTimer = setTimeout(() => {
+				this.$shareNote.textContent = '';
+			}, COPIED_NOTE_MS);
+		}
+	}
+
+	bindAddItem(handler) {
+		this.$newTodo.addEventListener('keydown', (event) => {
+			if (event.key === ENTER_KEY && !event.isComposing) {
+				const text = this.$newTodo.value.trim();
+				if (text) {
+					handler(text);
+				}
+				this.$newTodo.value = '';
+			}
+		});
+	}
+
+	bindToggleItem(handler) {
+		delegate(this.$todoList, '.toggle', 'change', ($toggle) => handler(itemId($toggle), $toggle.checked));
+	}
+
+	bindRemoveItem(handler) {
+		delegate(this.$todoList, '.destroy', 'click', ($button) => {
+			const $next = $button.closest('li').nextElementSibling;
+			handler(itemId($button));
+			($next ? qs('.toggle', $next) : this.$newTodo).focus();
+		});
+	}
+
+	/** `handlers`: `{start(id), save(id, text), cancel(id)}` for edit mode. */
+	bindEditItem({ start, save, cancel }) {
+		this.handlers.editStart = start;
+		this.handlers.editSave = save;
+		this.handlers.editCancel = cancel;
+	}
+
+	bindToggleAll(handler) {
+		this.$toggleAll.addEventListener('change', () => handler(this.$toggleAll.checked));
+	}
+
+	bindClearCompleted(handler) {
+		this.$clearCompleted.addEventListener('click', () => {
+			handler();
+			this.$newTodo.focus();
+		});
+	}
+
+	/** `start()` when the title gets focus; `save(text)` on Enter or blur; Escape reverts. */
+	bindTitle({ start, save, revert }) {
+		this.$title.addEventListener('focus', () => start());
+		this.$title.addEventListener('keydown', (event) => {
+			if (event.key === ENTER_KEY && !event.isComposing) {
+				this.$title.blur();
+			} else if (event.key === ESCAPE_KEY) {
+				this.$title.value = revert();
+				this.$title.blur();
+			}
+		});
+		this.$title.addEventListener('change', () => save(this.$title.value));
+	}
+
+	bindShare(handler) {
+		this.$share.addEventListener('click', () => handler());
+	}
+
+	bindNewList(handler) {
+		this.$newList.addEventListener('click', () => handler());
+	}
+
+	call(name, ...args) {
+		if (this.handlers[name]) {
+			this.handlers[name](...args);
+		}
+	}
+}

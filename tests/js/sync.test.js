@@ -1,0 +1,175 @@
+/** Tests of static/todos/sync.js against a fake server that keeps the storage API's contract. */
+
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { MemoryStorage } from '../../static/todos/persistence.js';
+import { Store } from '../../static/todos/store.js';
+import { COMPACT_MAX_CHUNKS, Sync } from '../../static/todos/sync.js';
+import { Automerge, FakeServer, todos, waitFor } from './helpers.js';
+
+const DOC_ID = 'sync-test-doc';
+const TIMING = { debounce: 5, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20 };
+const running = [];
+
+/** A device: its own storage, store and Sync against `server`. */
+async function device(server, { storage = new MemoryStorage(), webSocket = true } = {}) {
+	const store = await new Store({ Automerge, docId: DOC_ID, create: todos.create, storage }).open();
+	const sync = new Sync({
+		store,
+		docId: DOC_ID,
+		initialHeads: todos.initialHeads(),
+		httpBase: 'http://test/',
+		wsBase: 'ws://test/',
+		WebSocket: webSocket ? server.WebSocket : undefined,
+		fetch: server.fetch,
+		timing: TIMING,
+	});
+	sync.start();
+	running.push(sync);
+	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
+}
+
+const texts = ({ store }) => todos.items(store.doc).map((item) => item.text).sort();
+const serverTexts = (server) => todos.items(server.doc()).map((item) => item.text).sort();
+const state = ({ sync }) => sync.status().state;
+
+afterEach(() => {
+	while (running.length) {
+		running.pop().stop();
+	}
+});
+
+describe('over the WebSocket', () => {
+	test('a local change is uploaded and pushed to another device', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const b = await device(server);
+		a.add('milk');
+		await waitFor(() => texts(b).includes('milk'), 2000, 'the push to reach b');
+		assert.deepEqual(serverTexts(server), ['milk']);
+		await waitFor(() => state(a) === 'saved', 2000, 'a to be saved');
+	});
+
+	test('a device opening a stored list receives it and uploads nothing', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		a.add('stored');
+		await waitFor(() => serverTexts(server).length === 1);
+		const uploads = server.uploads.length;
+		const b = await device(server);
+		await waitFor(() => texts(b).length === 1 && state(b) === 'saved', 2000, 'b to load the list');
+		await new Promise((resolve) => setTimeout(resolve, 30));
+		assert.equal(server.uploads.length, uploads);
+	});
+
+	test('after the first upload only the changes the server lacks are sent', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		for (const text of ['one', 'two', 'three']) {
+			a.add(text);
+		}
+		await waitFor(() => state(a) === 'saved');
+		a.add('four');
+		await waitFor(() => serverTexts(server).length === 4 && state(a) === 'saved');
+		const last = server.uploads.at(-1);
+		assert.ok(last.length < a.store.save().length / 2, `sent ${last.length} bytes`);
+		assert.equal(Automerge.decodeChange(last).ops.length > 0, true);
+	});
+
+	test('edits made while the server is down are kept and uploaded when it returns', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const b = await device(server);
+		a.add('before');
+		await waitFor(() => texts(b).length === 1);
+		server.stop();
+		a.add('offline a');
+		b.add('offline b');
+		await waitFor(() => state(a) === 'offline' && a.sync.status().unsynced, 2000, 'a to say offline with unsynced changes');
+		server.start();
+		await waitFor(() => texts(a).length === 3 && texts(b).length === 3, 3000, 'both devices to converge');
+		assert.deepEqual(texts(a), ['before', 'offline a', 'offline b']);
+		assert.deepEqual(serverTexts(server), texts(a));
+		await waitFor(() => state(a) === 'saved' && !a.sync.status().unsynced);
+	});
+
+	test('what the server holds is remembered across a reload', async () => {
+		const server = new FakeServer();
+		const storage = new MemoryStorage();
+		const first = await device(server, { storage });
+		first.add('a');
+		await waitFor(() => state(first) === 'saved');
+		await first.store.whenPersisted();
+		first.sync.stop();
+		const uploads = server.uploads.length;
+		const second = await device(server, { storage });
+		second.add('b');
+		await waitFor(() => serverTexts(server).length === 2 && state(second) === 'saved');
+		assert.equal(server.uploads.length, uploads + 1);
+		assert.ok(server.uploads.at(-1).length < second.store.save().length);
+	});
+
+	test('a server that lost the history gets the whole document (409)', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		a.add('one');
+		await waitFor(() => state(a) === 'saved');
+		server.chunks = []; // e.g. restored from an old backup
+		a.add('two');
+		await waitFor(() => serverTexts(server).length === 2, 2000, 'the full document upload');
+		assert.deepEqual(serverTexts(server), ['one', 'two']);
+	});
+
+	test('a missed push is noticed from the acknowledgement and fetched', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const b = await device(server);
+		a.add('first');
+		await waitFor(() => texts(b).length === 1);
+		server.dropPushes = true;
+		a.add('dropped push');
+		await waitFor(() => serverTexts(server).length === 2);
+		server.dropPushes = false;
+		b.add('from b'); // b's ack names a head b lacks
+		await waitFor(() => texts(b).length === 3, 2000, 'b to resync');
+		assert.deepEqual(texts(b), ['dropped push', 'first', 'from b']);
+	});
+
+	test('the server copy is compacted by an upload of save() when it grows', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		let most = 0;
+		let compactions = 0;
+		for (let i = 0; i < COMPACT_MAX_CHUNKS + 8; i += 1) {
+			const before = server.chunks.length;
+			a.add(`item ${i}`);
+			await waitFor(() => state(a) === 'saved');
+			most = Math.max(most, server.chunks.length);
+			compactions += before > 1 && server.chunks.length === 1 ? 1 : 0;
+		}
+		assert.ok(compactions > 0, 'the server copy was never compacted');
+		assert.ok(most <= COMPACT_MAX_CHUNKS + 2, `the server held ${most} chunks`);
+		assert.equal(serverTexts(server).length, COMPACT_MAX_CHUNKS + 8);
+	});
+});
+
+describe('over HTTP', () => {
+	test('without WebSockets, changes go by POST and come by GET', async () => {
+		const server = new FakeServer();
+		const a = await device(server, { webSocket: false });
+		const b = await device(server, { webSocket: false });
+		a.add('by http');
+		await waitFor(() => serverTexts(server).length === 1, 2000, 'the POST');
+		await waitFor(() => texts(b).length === 1, 2000, 'b to poll it');
+		assert.equal(state(a), 'saved');
+	});
+
+	test('a refused upload is reported, not retried forever', async () => {
+		const server = new FakeServer();
+		server.write = () => ({ status: 413, body: { error: 'The upload is too large.' } });
+		const a = await device(server);
+		a.add('too big');
+		await waitFor(() => state(a) === 'error', 2000, 'the error status');
+		assert.match(a.sync.status().message, /too large/);
+	});
+});
