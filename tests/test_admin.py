@@ -1,6 +1,7 @@
 """The admin: list, search, filters, the read-only detail page, download, delete."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from tests.test_display import corrupted, made_documents, store, store_raw
@@ -35,6 +36,15 @@ def test_admin_is_for_staff_only(client, documents):
         response = client.get(url)
         assert response.status_code == 302
         assert "/admin/login/" in response["Location"]
+
+
+def test_staff_without_view_permission_cannot_download(client, documents):
+    store("groceries", documents["simple"])
+    User.objects.create_user("clerk", password="pw", is_staff=True)
+    client.login(username="clerk", password="pw")
+
+    assert client.get(download_url("groceries")).status_code == 403
+    assert client.get(change_url("groceries")).status_code == 403
 
 
 def test_changelist_shows_summary_and_storage_columns(admin_client, documents):

@@ -251,6 +251,19 @@ def test_concurrent_saves_show_partly_and_say_so(documents):
 
 
 @pytest.mark.django_db
+def test_a_merged_save_compacts_concurrent_saves_and_shows_everything(documents):
+    store("trip", documents["concurrent.save0"], documents["concurrent.save1"])
+    display.read_snapshot("trip")
+
+    store("trip", documents["concurrent"])
+    _, snapshot = display.read_snapshot("trip")
+
+    assert Document.objects.get(pk="trip").chunk_count == 1
+    assert snapshot.note is None
+    assert snapshot.items == documents.manifest["concurrent"]["items"]
+
+
+@pytest.mark.django_db
 def test_merged_save_of_concurrent_edits_shows_both_sides(documents):
     store("trip", documents["concurrent"])
 

@@ -11,6 +11,7 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q
 from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
@@ -253,8 +254,10 @@ class DocumentAdmin(admin.ModelAdmin):
     def download_view(self, request, object_id):
         """The stored bytes as ``<doc_id>.automerge``, exactly what GET returns."""
         document = self.get_object(request, unquote(object_id))
-        if document is None or not self.has_view_permission(request, document):
+        if document is None:
             raise Http404(f"No document {object_id!r} is stored.")
+        if not self.has_view_permission(request, document):
+            raise PermissionDenied
         stored = storage.read_document(document.doc_id)
         if stored is None:
             raise Http404(f"No document {object_id!r} is stored.")
