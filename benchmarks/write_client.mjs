@@ -1,0 +1,138 @@
+// Time sequential writes of real Automerge bytes to one document on one server.
+//
+// Usage:
+//   node benchmarks/write_client.mjs --url DOC_URL --items N --mode M
+//                                    [--repetitions R] [--warmup W]
+//
+// DOC_URL is the document's own URL (our server: http://host:port/docs/<id>; the
+// tutorial's: http://host:port/<id>). The client builds a list of N items, one
+// change per item (as a person would add them), uploads Automerge.save() of it,
+// then makes W + R more edits, each adding one item, and uploads each one:
+//   incremental: Automerge.saveIncremental(doc), just the new change;
+//   save:        Automerge.save(doc), the whole document with the new change.
+// Only the request is timed (from sending the body to the end of the answer), on
+// one keep-alive connection, one request at a time; the first W are warm-up and
+// not counted. Afterwards the stored document is fetched and checked to hold every
+// item. Prints one JSON object: latencies in milliseconds (median, p90, p99, mean)
+// and writes per second (1000 / mean latency).
+import http from "node:http";
+
+import * as Automerge from "@automerge/automerge";
+
+const MODES = ["incremental", "save"];
+
+/** Parse `--name value` arguments. */
+function parseArgs(argv) {
+  const options = { url: "", items: 10, mode: "incremental", repetitions: 200, warmup: 20 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, "");
+    if (!(name in options)) throw new Error(`unknown option ${argv[i]}`);
+    options[name] = name === "url" || name === "mode" ? argv[i + 1] : Number(argv[i + 1]);
+  }
+  if (!options.url) throw new Error("--url is required");
+  if (!MODES.includes(options.mode)) throw new Error(`--mode must be one of ${MODES}`);
+  return options;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** Send one request on the keep-alive agent; resolve {status, body, ms}. */
+function request(url, method, body) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const headers = body ? { "Content-Type": "application/octet-stream" } : {};
+    if (body) headers["Content-Length"] = body.length;
+    const req = http.request(url, { method, agent, headers }, (response) => {
+      const parts = [];
+      response.on("data", (part) => parts.push(part));
+      response.on("end", () => {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        resolve({ status: response.statusCode, body: Buffer.concat(parts), ms });
+      });
+    });
+    req.on("error", reject);
+    req.end(body ? Buffer.from(body.buffer, body.byteOffset, body.length) : undefined);
+  });
+}
+
+/** A list of `count` items, added one change at a time. */
+function buildList(count) {
+  let doc = Automerge.from({ title: "Benchmark", items: [] });
+  for (let i = 0; i < count; i++) {
+    doc = Automerge.change(doc, (d) => {
+      d.items.push({ text: `Todo item number ${i}, to be done`, done: i % 3 === 0 });
+    });
+  }
+  return doc;
+}
+
+/** The value below which `fraction` of the sorted `values` fall (nearest rank). */
+function percentile(sorted, fraction) {
+  const rank = Math.ceil(fraction * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
+}
+
+/** POST bytes; throw unless the server accepted them. */
+async function write(url, bytes) {
+  const answer = await request(url, "POST", bytes);
+  if (answer.status !== 200) {
+    throw new Error(`POST ${url} answered ${answer.status}: ${answer.body.toString()}`);
+  }
+  return answer.ms;
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  let doc = buildList(options.items);
+  const base = Automerge.save(doc);
+  await write(options.url, base);
+
+  const latencies = [];
+  const bodies = [];
+  const total = options.warmup + options.repetitions;
+  for (let i = 0; i < total; i++) {
+    doc = Automerge.change(doc, (d) => {
+      d.items.push({ text: `Added during the benchmark, number ${i}`, done: false });
+    });
+    const bytes =
+      options.mode === "incremental" ? Automerge.saveIncremental(doc) : Automerge.save(doc);
+    const ms = await write(options.url, bytes);
+    if (i >= options.warmup) {
+      latencies.push(ms);
+      bodies.push(bytes.length);
+    }
+  }
+
+  const stored = await request(options.url, "GET");
+  const loaded = Automerge.load(new Uint8Array(stored.body));
+  const expected = options.items + total;
+  if (loaded.items.length !== expected) {
+    throw new Error(`stored document has ${loaded.items.length} items, not ${expected}`);
+  }
+  agent.destroy();
+
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+  process.stdout.write(
+    JSON.stringify({
+      items: options.items,
+      mode: options.mode,
+      repetitions: options.repetitions,
+      warmup: options.warmup,
+      baseBytes: base.length,
+      bodyBytesMedian: [...bodies].sort((a, b) => a - b)[bodies.length >> 1],
+      storedBytes: stored.body.length,
+      medianMs: percentile(sorted, 0.5),
+      p90Ms: percentile(sorted, 0.9),
+      p99Ms: percentile(sorted, 0.99),
+      meanMs: mean,
+      writesPerSecond: 1000 / mean,
+      latenciesMs: latencies,
+    }),
+  );
+}
+
+main().catch((error) => {
+  console.error(error.stack || String(error));
+  process.exit(1);
+});

@@ -1,0 +1,320 @@
+"""Write latency of our server against the tutorial's load-merge-save server (issue 2).
+
+Run it as ``.venv/bin/python benchmarks/write_latency.py``. For every run it starts
+a fresh Daphne server (temporary SQLite file, DEBUG off; see ``tests/live.py``) and
+a fresh ``benchmarks/tutorial_server.mjs --merge`` (the tutorial's suggested fix:
+load the stored file, Automerge.merge the upload, save, write), then times
+``benchmarks/write_client.mjs`` against both for four cases:
+
+- incremental: a list of 10 / 5,000 items is stored, then every write uploads
+  ``Automerge.saveIncremental()`` of one new item;
+- save: the same, but every write uploads ``Automerge.save()`` of the whole list
+  with the new item (the tutorial client's way of writing).
+
+Each case writes sequentially on one keep-alive connection; warm-up writes are not
+counted. It prints a table per run and the issue's targets, and replaces the
+"Writes (issue 2)" section of ``docs/benchmarks.md`` (``--no-docs`` to skip).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import live  # noqa: E402
+
+CLIENT = ROOT / "benchmarks" / "write_client.mjs"
+TUTORIAL_SERVER = ROOT / "benchmarks" / "tutorial_server.mjs"
+REPORT = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Writes (issue 2)"
+SMALL, LARGE = 10, 5000
+CASES = [
+    ("incremental", SMALL),
+    ("incremental", LARGE),
+    ("save", SMALL),
+    ("save", LARGE),
+]
+SERVERS = ("ours", "baseline")
+# Targets from issue 2, on medians of incremental writes.
+MAX_LARGE_TO_SMALL = 1.5
+MIN_SPEEDUP_OVER_BASELINE = 50
+SAVE_WARMUP = 3
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="full runs (default 2)")
+    parser.add_argument(
+        "--repetitions",
+        type=int,
+        default=200,
+        help="timed incremental writes per case (default 200)",
+    )
+    parser.add_argument(
+        "--save-repetitions",
+        type=int,
+        default=20,
+        help="timed full-save writes per case (default 20)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="untimed writes first (default 20)"
+    )
+    parser.add_argument(
+        "--no-docs", action="store_true", help=f"do not rewrite {REPORT.name}"
+    )
+    return parser.parse_args()
+
+
+class OurServer:
+    """A Daphne server as an operator would run it, on a temporary SQLite file."""
+
+    def __init__(self, workdir):
+        env = live.server_env(
+            sqlite_path=workdir / "bench.sqlite3",
+            DJANGO_DEBUG="0",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+            TODOS_LOG_LEVEL="WARNING",
+        )
+        live.migrate(env)
+        self.server = live.LiveServer(env, log_path=workdir / "daphne.log")
+
+    def __enter__(self):
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop()
+
+    def doc_url(self, doc_id):
+        return f"{self.server.url}/docs/{doc_id}"
+
+
+class BaselineServer:
+    """The tutorial's file server with its suggested fix, ``--merge``."""
+
+    def __init__(self, workdir):
+        self.port = live.free_port()
+        self.command = ["node", str(TUTORIAL_SERVER), "--merge"]
+        self.command += ["--port", str(self.port), "--data", str(workdir / "files")]
+        self.log_path = workdir / "tutorial.log"
+        self.process = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        live.wait_for_port(self.port, process=self.process)
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
+
+    def doc_url(self, doc_id):
+        return f"http://127.0.0.1:{self.port}/{doc_id}"
+
+
+def time_writes(url, mode, items, repetitions, warmup):
+    """Run the Node client for one case; return its JSON report."""
+    result = subprocess.run(
+        ["node", str(CLIENT), "--url", url, "--items", str(items), "--mode", mode]
+        + ["--repetitions", str(repetitions), "--warmup", str(warmup)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"write_client.mjs failed for {url}:\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+def run_once(args):
+    """One run on fresh servers: {(server, mode, items): client report}."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="write-latency-") as tmp:
+        workdir = Path(tmp)
+        with OurServer(workdir) as ours, BaselineServer(workdir) as baseline:
+            servers = {"ours": ours, "baseline": baseline}
+            for mode, items in CASES:
+                reps, warmup = repetitions(args, mode)
+                for name in SERVERS:
+                    url = servers[name].doc_url(f"bench-{mode}-{items}")
+                    print(f"  {name:8} {mode:11} {items:5} items ...", file=sys.stderr)
+                    results[name, mode, items] = time_writes(
+                        url, mode, items, reps, warmup
+                    )
+    return results
+
+
+def repetitions(args, mode):
+    """(timed writes, warm-up writes) for a case: full saves are slow, so fewer."""
+    if mode == "incremental":
+        return args.repetitions, args.warmup
+    return args.save_repetitions, min(args.warmup, SAVE_WARMUP)
+
+
+def machine():
+    """What the figures were measured on."""
+    cpuinfo_path = Path("/proc/cpuinfo")
+    cpuinfo = cpuinfo_path.read_text() if cpuinfo_path.exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True)
+    automerge = json.loads(
+        (ROOT / "node_modules/@automerge/automerge/package.json").read_text()
+    )["version"]
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
+        "python": platform.python_version(),
+        "node": node.stdout.strip(),
+        "automerge": automerge,
+        "os": f"{platform.system()} {platform.release()}",
+        "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+    }
+
+
+def ratios(results):
+    """The issue's two target ratios, on incremental medians."""
+    ours_small = results["ours", "incremental", SMALL]["medianMs"]
+    ours_large = results["ours", "incremental", LARGE]["medianMs"]
+    base_large = results["baseline", "incremental", LARGE]["medianMs"]
+    return ours_large / ours_small, base_large / ours_large
+
+
+def table(results):
+    """A Markdown table of one run: both servers side by side, per case."""
+    lines = [
+        "| Case | Body | Ours median / p90 / p99 (ms) | Ours writes/s "
+        "| Baseline median / p90 / p99 (ms) | Baseline writes/s | Baseline ÷ ours |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for mode, items in CASES:
+        ours = results["ours", mode, items]
+        base = results["baseline", mode, items]
+        lines.append(
+            f"| {mode}, {items:,} items | {_size(ours['bodyBytesMedian'])} "
+            f"| {_latency(ours)} | {ours['writesPerSecond']:.0f} "
+            f"| {_latency(base)} | {base['writesPerSecond']:.1f} "
+            f"| {base['medianMs'] / ours['medianMs']:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(results):
+    """The targets, each with its figure and whether this run met it."""
+    large_to_small, speedup = ratios(results)
+    return [
+        (
+            f"ours 5,000-item ÷ 10-item incremental median = {large_to_small:.2f} "
+            f"(target ≤ {MAX_LARGE_TO_SMALL})",
+            large_to_small <= MAX_LARGE_TO_SMALL,
+        ),
+        (
+            f"baseline ÷ ours, 5,000-item incremental median = {speedup:.1f}x "
+            f"(target ≥ {MIN_SPEEDUP_OVER_BASELINE}x)",
+            speedup >= MIN_SPEEDUP_OVER_BASELINE,
+        ),
+    ]
+
+
+def section(runs, info, args):
+    """The "Writes (issue 2)" section of docs/benchmarks.md."""
+    stored = runs[0]["ours", "incremental", LARGE]["baseBytes"]
+    out = [
+        SECTION,
+        "",
+        "How long one write takes: our server (Django on Daphne, chunk-level merge in "
+        "SQLite) against the Automerge tutorial's file server with its suggested fix "
+        "(`benchmarks/tutorial_server.mjs --merge`: load the stored file, "
+        "`Automerge.merge` the upload, `save`, write), the load-merge-save baseline.",
+        "",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['os']}; Python "
+        f"{info['python']}, Node {info['node']}, @automerge/automerge "
+        f"{info['automerge']}. Measured {info['date']}; load average at start "
+        f"{info['load']}. The machine is shared and noisy.",
+        "",
+        "How: `.venv/bin/python benchmarks/write_latency.py`. Each run starts fresh "
+        "servers (ours with a temporary SQLite file and `DJANGO_DEBUG=0`). For each "
+        "case `benchmarks/write_client.mjs` (real Automerge in Node) stores a list of "
+        f"10 or 5,000 items (built one change per item; the 5,000-item save is "
+        f"{stored / 1000:.0f} KB), then writes one new item at a time, sequentially on "
+        "one keep-alive connection: *incremental* uploads "
+        "`Automerge.saveIncremental()` (one change), *save* uploads `Automerge.save()` "
+        "of the whole list. Only the HTTP request is timed. Incremental cases: "
+        f"{args.repetitions} timed writes after {args.warmup} warm-up writes; save "
+        f"cases: {args.save_repetitions} after {min(args.warmup, SAVE_WARMUP)}. "
+        "Figures are "
+        "medians, 90th and 99th percentiles; writes/s is 1000 ÷ mean latency (one "
+        "client, one request at a time). Body is the median upload size.",
+        "",
+    ]
+    for number, results in enumerate(runs, 1):
+        out += [f"### Run {number}", "", table(results), ""]
+        out += [f"- {_met(ok)}: {text}" for text, ok in verdict(results)]
+        out.append("")
+    out += [
+        "Targets (issue 2): our 5,000-item incremental median within 1.5x of our "
+        "10-item one, and at least 50x faster than the baseline's 5,000-item "
+        "incremental median.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_section(text):
+    """Replace (or append) our section of docs/benchmarks.md, keeping the others."""
+    current = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text + "\n", current, count=1)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text + "\n"
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(updated.rstrip("\n") + "\n")
+
+
+def _met(ok):
+    return "met" if ok else "MISSED"
+
+
+def _latency(report):
+    return f"{report['medianMs']:.2f} / {report['p90Ms']:.2f} / {report['p99Ms']:.2f}"
+
+
+def _size(size):
+    return f"{size / 1000:.1f} KB" if size >= 1000 else f"{size} B"
+
+
+def main():
+    args = parse_args()
+    info = machine()
+    print(f"Machine: {json.dumps(info)}", file=sys.stderr)
+    runs = []
+    for number in range(1, args.runs + 1):
+        print(f"Run {number} of {args.runs}", file=sys.stderr)
+        runs.append(run_once(args))
+        print(f"\nRun {number}\n\n{table(runs[-1])}\n")
+        for text, ok in verdict(runs[-1]):
+            print(f"- {_met(ok)}: {text}")
+        print(flush=True)
+    if not args.no_docs:
+        write_section(section(runs, info, args))
+        print(f"Wrote the {SECTION!r} section of {REPORT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
