@@ -149,6 +149,8 @@ TODOS_MAX_DOCUMENT_BYTES = int(
     os.environ.get("TODOS_MAX_DOCUMENT_BYTES", str(16 * 1024 * 1024))
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = TODOS_MAX_DOCUMENT_BYTES
+# Writes per client address ("300/s", "1000/m"); empty: no limit (todos/ratelimit.py).
+TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
 
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True

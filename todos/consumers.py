@@ -11,7 +11,7 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import storage
+from . import ratelimit, storage
 
 
 class DocumentConsumer(AsyncWebsocketConsumer):
@@ -37,6 +37,8 @@ class DocumentConsumer(AsyncWebsocketConsumer):
                 "(Automerge.save or saveIncremental output) as a binary frame."
             )
             return
+        if (refused := await ratelimit.refuse_frame(self.scope)) is not None:
+            return await self.send(text_data=refused)
         try:
             result = await write_document(self.doc_id, bytes_data, self.channel_name)
         except storage.StorageError as exc:

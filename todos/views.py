@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
-from . import display, storage
+from . import display, ratelimit, storage
 
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
@@ -69,6 +69,8 @@ def read(request, doc_id):
 
 def write(request, doc_id):
     """Merge the request body into the document; answer with what is now stored."""
+    if (refused := ratelimit.refuse_write(request)) is not None:
+        return refused
     try:
         body = request.body
     except RequestDataTooBig:
