@@ -48,6 +48,7 @@ __all__ = [
 
 TITLE_MAX_LENGTH = 200  # Document.title's max_length
 CACHE_SECONDS = 3600
+CACHE_MAX_BYTES = 1024 * 1024
 HISTORY_LIMIT = 1000
 OBJECT_REPLACEMENT = "\ufffc"  # stands for a non-character element in a text
 
@@ -259,8 +260,12 @@ def change_time(seconds):
 
 
 def cached_decode(stored):
-    """Decode a StoredDocument, cached by its etag (same etag, same bytes)."""
-    if not stored.etag:
+    """Decode a StoredDocument, cached by its etag (same etag, same bytes).
+
+    Documents over CACHE_MAX_BYTES are decoded each time rather than kept in the
+    (per-process, local-memory by default) cache.
+    """
+    if not stored.etag or len(stored.data) > CACHE_MAX_BYTES:
         return decode(stored.data)
     key = f"todos.display.snapshot:{stored.etag}"
     snapshot = cache.get(key)
