@@ -13,8 +13,9 @@
 // Only the request is timed (from sending the body to the end of the answer), on
 // one keep-alive connection, one request at a time; the first W are warm-up and
 // not counted. Afterwards the stored document is fetched and checked to hold every
-// item. Prints one JSON object: latencies in milliseconds (median, p90, p99, mean)
-// and writes per second (1000 / mean latency).
+// item. Prints one JSON object: latencies in milliseconds (median, p90, p99, mean,
+// and the medians of the first and last tenth of the timed writes), writes per
+// second (1000 / mean latency), and how many chunks our server reported storing.
 import http from "node:http";
 
 import * as Automerge from "@automerge/automerge";
@@ -72,13 +73,24 @@ function percentile(sorted, fraction) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
-/** POST bytes; throw unless the server accepted them. */
+/** POST bytes; throw unless the server accepted them; return {ms, chunks}. */
 async function write(url, bytes) {
   const answer = await request(url, "POST", bytes);
   if (answer.status !== 200) {
     throw new Error(`POST ${url} answered ${answer.status}: ${answer.body.toString()}`);
   }
-  return answer.ms;
+  let chunks = null;
+  try {
+    chunks = JSON.parse(answer.body.toString()).chunks ?? null;
+  } catch {
+    // the tutorial's server answers "ok"
+  }
+  return { ms: answer.ms, chunks };
+}
+
+/** The median of `values` (upper median for an even count). */
+function median(values) {
+  return [...values].sort((a, b) => a - b)[values.length >> 1];
 }
 
 async function main() {
@@ -89,6 +101,7 @@ async function main() {
 
   const latencies = [];
   const bodies = [];
+  const chunks = [];
   const total = options.warmup + options.repetitions;
   for (let i = 0; i < total; i++) {
     doc = Automerge.change(doc, (d) => {
@@ -96,10 +109,11 @@ async function main() {
     });
     const bytes =
       options.mode === "incremental" ? Automerge.saveIncremental(doc) : Automerge.save(doc);
-    const ms = await write(options.url, bytes);
+    const answer = await write(options.url, bytes);
     if (i >= options.warmup) {
-      latencies.push(ms);
+      latencies.push(answer.ms);
       bodies.push(bytes.length);
+      chunks.push(answer.chunks);
     }
   }
 
@@ -113,6 +127,7 @@ async function main() {
 
   const sorted = [...latencies].sort((a, b) => a - b);
   const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+  const tenth = Math.max(1, Math.floor(latencies.length / 10));
   process.stdout.write(
     JSON.stringify({
       items: options.items,
@@ -120,8 +135,14 @@ async function main() {
       repetitions: options.repetitions,
       warmup: options.warmup,
       baseBytes: base.length,
-      bodyBytesMedian: [...bodies].sort((a, b) => a - b)[bodies.length >> 1],
+      bodyBytesMedian: median(bodies),
       storedBytes: stored.body.length,
+      // Chunks the server reported storing after the first and last timed write
+      // (null for the tutorial's server, which stores one file).
+      firstChunks: chunks[0],
+      lastChunks: chunks[chunks.length - 1],
+      firstTenthMedianMs: median(latencies.slice(0, tenth)),
+      lastTenthMedianMs: median(latencies.slice(-tenth)),
       medianMs: percentile(sorted, 0.5),
       p90Ms: percentile(sorted, 0.9),
       p99Ms: percentile(sorted, 0.99),

@@ -214,6 +214,25 @@ def table(results):
     return "\n".join(lines)
 
 
+def drift_table(results):
+    """How our latency moves as uncompacted chunks pile up during one case."""
+    lines = [
+        "| Case | Ours: chunks stored, first → last timed write "
+        "| Ours: median of first → last tenth (ms) "
+        "| Baseline: median of first → last tenth (ms) |",
+        "|---|--:|--:|--:|",
+    ]
+    for mode, items in CASES:
+        ours = results["ours", mode, items]
+        base = results["baseline", mode, items]
+        lines.append(
+            f"| {mode}, {items:,} items | {ours['firstChunks']} → {ours['lastChunks']} "
+            f"| {ours['firstTenthMedianMs']:.2f} → {ours['lastTenthMedianMs']:.2f} "
+            f"| {base['firstTenthMedianMs']:.2f} → {base['lastTenthMedianMs']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def verdict(results):
     """The targets, each with its figure and whether this run met it."""
     large_to_small, speedup = ratios(results)
@@ -263,7 +282,7 @@ def section(runs, info, args):
         "",
     ]
     for number, results in enumerate(runs, 1):
-        out += [f"### Run {number}", "", table(results), ""]
+        out += [f"### Run {number}", "", table(results), "", drift_table(results), ""]
         out += [f"- {_met(ok)}: {text}" for text, ok in verdict(results)]
         out.append("")
     out += [
@@ -280,7 +299,7 @@ def write_section(text):
     current = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
     if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current, count=1)
+        updated = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
     else:
         updated = current.rstrip("\n") + "\n\n" + text + "\n"
     REPORT.parent.mkdir(exist_ok=True)
@@ -307,7 +326,7 @@ def main():
     for number in range(1, args.runs + 1):
         print(f"Run {number} of {args.runs}", file=sys.stderr)
         runs.append(run_once(args))
-        print(f"\nRun {number}\n\n{table(runs[-1])}\n")
+        print(f"\nRun {number}\n\n{table(runs[-1])}\n\n{drift_table(runs[-1])}\n")
         for text, ok in verdict(runs[-1]):
             print(f"- {_met(ok)}: {text}")
         print(flush=True)

@@ -68,6 +68,8 @@ def assert_no_edit_lost(report):
     """Every upload was answered as expected and every edit is in every GET."""
     stats = report["stats"]
     assert stats["errors"] == []
+    # Most clients had an upload at the server at the same moment.
+    assert stats["maxUploadsInFlight"] >= report["options"]["clients"] // 2, stats
     assert set(stats["statuses"]) <= {"200", "409"}, stats["statuses"]
     assert stats["statuses"].get("409", 0) == stats["fallbacks"] == stats["dropped"]
     for check in report["checks"]:

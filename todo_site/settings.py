@@ -152,12 +152,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = TODOS_MAX_DOCUMENT_BYTES
 # Writes per client address ("300/s", "1000/m"); empty: no limit (todos/ratelimit.py).
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
 
+# With DEBUG off the site is assumed to be served over HTTPS, so `manage.py check
+# --deploy` is clean. Each switch can be turned off for a plain-HTTP deployment
+# (DJANGO_SECURE_SSL_REDIRECT=0, DJANGO_HSTS_SECONDS=0, DJANGO_SECURE_COOKIES=0).
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from
+# clients), set DJANGO_TRUST_X_FORWARDED_PROTO=1 so redirects do not loop.
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

@@ -413,7 +413,16 @@ class _Merge:
         document.change_count = sum(c.change_count for c in rows)
         document.clock = self.clock
         document.etag = _etag(rows)
-        document.save()
+        document.save(
+            update_fields=[
+                "size",
+                "chunk_count",
+                "change_count",
+                "clock",
+                "etag",
+                "updated_at",
+            ]
+        )
         self.rows = rows
         new_bytes = b"".join(c.raw for c, _ in self.kept)
         result = self._result(changed=True, new_bytes=new_bytes)
@@ -500,19 +509,25 @@ def _heads(rows):
         for actor, seq in row.clock.items():
             _advance(clock, actor, seq)
     depended = {d for row in rows for d in row.deps}
+    documents = [
+        (row.clock, {head[0] for head in row.heads})
+        for row in rows
+        if row.kind == Chunk.DOCUMENT
+    ]
+
+    def inside_a_document(head_hash, actor, seq):
+        return any(
+            doc_clock.get(actor, 0) >= seq and head_hash not in doc_heads
+            for doc_clock, doc_heads in documents
+        )
+
     heads = set()
     for row in rows:
         for head_hash, actor, seq in row.heads:
             if head_hash in depended:
                 continue
-            if actor is not None and clock.get(actor, 0) > seq:
-                continue
-            if any(
-                other.kind == Chunk.DOCUMENT
-                and actor is not None
-                and other.clock.get(actor, 0) >= seq
-                and head_hash not in {h[0] for h in other.heads}
-                for other in rows
+            if actor is not None and (
+                clock.get(actor, 0) > seq or inside_a_document(head_hash, actor, seq)
             ):
                 continue
             heads.add(head_hash)

@@ -56,6 +56,16 @@ def shared_server(tmp_path_factory):
 
 
 @pytest.fixture
+def server(live_server_factory):
+    """A Daphne server of this test's own, which the test may stop and restart.
+
+    Not the ``live_server`` fixture: that name makes pytest-django set up its test
+    database, which fails inside Playwright's event loop and is not needed here.
+    """
+    return live_server_factory()
+
+
+@pytest.fixture
 def new_context(browser):
     """Open a browser context (one device: its own storage); closed afterwards."""
     contexts = []

@@ -82,14 +82,24 @@ async function fetchDocument(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+// Uploads in flight right now, and the most there ever were: the race is real
+// only if many clients' uploads are at the server at the same time.
+const inFlight = { now: 0, max: 0 };
+
 /** POST bytes; return {status, body} where body is parsed JSON when it is JSON. */
 async function upload(url, bytes) {
-  const response = await fetch(url, {
-    method: "POST",
-    body: bytes,
-    headers: { "Content-Type": "application/octet-stream" },
-  });
-  const text = await response.text();
+  inFlight.max = Math.max(inFlight.max, ++inFlight.now);
+  let response, text;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      body: bytes,
+      headers: { "Content-Type": "application/octet-stream" },
+    });
+    text = await response.text();
+  } finally {
+    inFlight.now--;
+  }
   let body = text;
   try {
     body = JSON.parse(text);
@@ -294,6 +304,7 @@ async function main() {
   const started = performance.now();
   await Promise.all(clients.map((client) => client.run()));
   const seconds = (performance.now() - started) / 1000;
+  stats.maxUploadsInFlight = inFlight.max;
 
   const checks = [];
   for (const url of urls) checks.push(await verify(url, clients, options));
