@@ -264,6 +264,16 @@ def test_a_merged_save_compacts_concurrent_saves_and_shows_everything(documents)
 
 
 @pytest.mark.django_db
+def test_a_concurrent_change_uploaded_alone_shows_both_sides(documents):
+    store("trip", documents["concurrent.save0"], documents["concurrent.change_b"])
+
+    _, snapshot = display.read_snapshot("trip")
+
+    assert snapshot.note is None
+    assert snapshot.items == documents.manifest["concurrent"]["items"]
+
+
+@pytest.mark.django_db
 def test_merged_save_of_concurrent_edits_shows_both_sides(documents):
     store("trip", documents["concurrent"])
 

@@ -47,9 +47,8 @@ function concurrentEdits() {
     Automerge.splice(d, ["items", 0, "text"], 0, 0, "Please ");
   });
   const merged = Automerge.merge(Automerge.clone(base), other);
-  // What each client uploads: its full save. (B's change alone would be refused:
-  // it depends on a change inside A's saved document, whose hash the server
-  // cannot know.) The two saves share the first change.
+  // What the clients upload: each its full save (the two share the first
+  // change), or A its save and B only its new change.
   const saves = [Automerge.save(base), Automerge.save(other)];
   const changes = {
     change_a1: Automerge.getAllChanges(base)[0],
