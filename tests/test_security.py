@@ -1,0 +1,344 @@
+"""Security: deploy checks, path traversal, staff-only admin, origins, size limits.
+
+The path-traversal and origin tests run twice where it matters: in-process (the
+Django test client, Channels' communicator) and against a live Daphne, with raw
+requests whose paths no client library normalises.
+"""
+
+import base64
+import http.client
+import os
+import secrets
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from tests import automerge_node
+from todos import storage
+
+ROOT = Path(__file__).resolve().parent.parent
+OCTETS = "application/octet-stream"
+
+# Bytes that would show a file outside the served directories leaked.
+SECRETS_MARKERS = (b"SECRET_KEY", b"django-insecure", b"root:x:0:0", b"DATABASES")
+
+
+@pytest.fixture(scope="session")
+def case(tmp_path_factory):
+    return automerge_node.make_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+# --- manage.py check --deploy ------------------------------------------------------
+
+
+def production_env(tmp_path, **extra):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="todo_site.settings",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="todos.example.org",
+        TODOS_SQLITE_PATH=str(tmp_path / "deploy.sqlite3"),
+    )
+    env.update(extra)
+    return env
+
+
+def check_deploy(env):
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_debug_off(tmp_path):
+    done = check_deploy(production_env(tmp_path))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+    assert "WARNING" not in done.stdout + done.stderr
+
+
+def test_check_deploy_reports_https_switches_turned_off(tmp_path):
+    env = production_env(
+        tmp_path, DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_HSTS_SECONDS="0"
+    )
+
+    done = check_deploy(env)
+
+    assert done.returncode != 0
+    assert "security.W004" in done.stderr + done.stdout
+    assert "security.W008" in done.stderr + done.stdout
+
+
+def test_debug_off_without_a_secret_key_refuses_to_start(tmp_path):
+    env = production_env(tmp_path)
+    del env["DJANGO_SECRET_KEY"]
+
+    done = check_deploy(env)
+
+    assert done.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+# --- document ids are capabilities -------------------------------------------------
+
+
+def test_new_lists_get_unguessable_ids(client):
+    locations = {client.get("/")["Location"] for _ in range(20)}
+
+    assert len(locations) == 20
+    for location in locations:
+        doc_id = location.removeprefix("/lists/").removesuffix("/")
+        assert len(doc_id) == 24  # 18 random bytes, URL-safe base64: 144 bits
+        assert set(doc_id) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+        )
+
+
+# --- path traversal ------------------------------------------------------------------
+
+TRAVERSALS = [
+    "/docs/../../etc/passwd",
+    "/docs/..%2F..%2Fetc%2Fpasswd",
+    "/docs/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/docs/..",
+    "/docs/%2e%2e",
+    "/docs/....//....//etc/passwd",
+    "/docs/..%5c..%5cetc%5cpasswd",
+    "/docs/a%00b",
+    "/docs/%252e%252e%252fetc%252fpasswd",
+    "/docs/..%2Ftodo_site%2Fsettings.py.json",
+    "/lists/../../etc/passwd/",
+    "/lists/..%2F..%2Ftodo_site%2Fsettings.py/",
+    "/lists/%2e%2e/",
+    "/static/../todo_site/settings.py",
+    "/static/..%2Ftodo_site%2Fsettings.py",
+    "/static/%2e%2e/%2e%2e/etc/passwd",
+    "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/static/todos/../../todo_site/settings.py",
+    "/static/todos/..%2F..%2Ftodo_site%2Fsettings.py",
+    "/static/vendor/automerge/../../../../todo_site/settings.py",
+    "/static/vendor/automerge/..%2F..%2F..%2F..%2Ftodo_site%2Fsettings.py",
+    "/static/..%5C..%5Ctodo_site%5Csettings.py",
+    "/static//etc/passwd",
+    "/static/%2Fetc%2Fpasswd",
+    "/static/todos/%2e%2e%2f%2e%2e%2fmanage.py",
+    "/static/..;/todo_site/settings.py",
+]
+
+
+def assert_nothing_leaked(status, body, path):
+    assert status in (301, 302, 400, 403, 404, 405), (path, status, body[:200])
+    for marker in SECRETS_MARKERS:
+        assert marker not in body, (path, marker)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_is_refused_in_process(client, path):
+    for response in (client.get(path), client.put(path, b"x", content_type=OCTETS)):
+        body = b"".join(response) if response.streaming else response.content
+        assert_nothing_leaked(response.status_code, body, path)
+
+
+@pytest.mark.parametrize(
+    "doc_id", ["../x", "..", "a/b", "a\\b", "a\x00b", "/etc/passwd", "x" * 65, ""]
+)
+def test_storage_refuses_ids_that_are_not_plain_names(doc_id):
+    with pytest.raises(storage.InvalidDocId):
+        storage.write_document(doc_id, b"\x85oJ\x83")
+    with pytest.raises(storage.InvalidDocId):
+        storage.read_document(doc_id)
+
+
+def raw_request(port, method, path, body=b"", headers=None):
+    """Send ``path`` exactly as given (no normalisation); return (status, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        if body or method in ("PUT", "POST"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def daphne(live_server_factory):
+    """One live Daphne with DEBUG on (static files found dynamically by finders)."""
+    return live_server_factory(TODOS_MAX_DOCUMENT_BYTES=65536)
+
+
+@pytest.mark.live
+def test_traversal_is_refused_by_live_daphne(daphne):
+    status, body = raw_request(daphne.port, "GET", "/static/todos/app.js")
+    assert status == 200 and body  # the static files are served at all
+
+    for path in TRAVERSALS:
+        for method in ("GET", "PUT"):
+            status, body = raw_request(daphne.port, method, path, b"x")
+            assert_nothing_leaked(status, body, path)
+    for path in ("/ws/docs/../../etc/passwd", "/ws/docs/..%2F..%2Fetc", "/ws/../x"):
+        socket_ = RawWebSocket(daphne.port, path, origin=daphne.url)
+        assert socket_.status != 101, path
+        socket_.close()
+
+
+# --- the admin ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_redirects_anonymous_and_non_staff_users_to_login(client):
+    urls = [reverse("admin:index"), reverse("admin:todos_document_changelist")]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+    user = get_user_model().objects.create_user("someone", password="x" * 20)
+    client.force_login(user)
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.django_db
+def test_admin_opens_for_staff(client):
+    user = get_user_model().objects.create_user(
+        "operator", password="x" * 20, is_staff=True, is_superuser=True
+    )
+    client.force_login(user)
+
+    assert client.get(reverse("admin:todos_document_changelist")).status_code == 200
+
+
+# --- WebSockets against a live Daphne: origins and frame sizes ---------------------
+
+
+class RawWebSocket:
+    """A minimal WebSocket client on a plain socket: handshake, frames, close."""
+
+    def __init__(self, port, path, origin=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        if origin is not None:
+            lines.append(f"Origin: {origin}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            part = self.sock.recv(65536)
+            if not part:
+                break
+            self.buffer += part
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        status_line = head.split(b"\r\n", 1)[0].split()
+        self.status = int(status_line[1]) if len(status_line) > 1 else 0
+
+    def send(self, payload, opcode=0x2):
+        """Send one masked frame (binary by default)."""
+        header = bytes([0x80 | opcode])
+        length = len(payload)
+        if length < 126:
+            header += bytes([0x80 | length])
+        elif length < 1 << 16:
+            header += bytes([0x80 | 126]) + struct.pack("!H", length)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack("!Q", length)
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def _read(self, count):
+        while len(self.buffer) < count:
+            part = self.sock.recv(65536)
+            if not part:
+                raise ConnectionError("the server closed the connection")
+            self.buffer += part
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def receive(self):
+        """Read one frame; return (opcode, payload)."""
+        first, second = self._read(2)
+        length = second & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", self._read(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", self._read(8))
+        return first & 0x0F, self._read(length)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.live
+def test_foreign_origin_websocket_is_rejected_by_live_daphne(daphne, case):
+    path = "/ws/docs/groceries"
+    for origin in ("https://evil.example", "http://127.0.0.1.evil.example", "null"):
+        foreign = RawWebSocket(daphne.port, path, origin=origin)
+        assert foreign.status == 403, origin
+        foreign.close()
+    missing = RawWebSocket(daphne.port, path, origin=None)
+    assert missing.status == 403
+    missing.close()
+
+    own = RawWebSocket(daphne.port, path, origin=daphne.url)
+    assert own.status == 101
+    own.send(case["base"])
+    opcode, payload = own.receive()
+    assert opcode == 0x1 and b'"ack"' in payload
+    own.close()
+
+
+@pytest.mark.live
+def test_oversized_uploads_are_refused_by_live_daphne(daphne):
+    limit = 65536  # TODOS_MAX_DOCUMENT_BYTES of the daphne fixture
+    status, body = raw_request(daphne.port, "PUT", "/docs/big", b"\0" * (limit + 1))
+    assert status == 413
+    assert b"TODOS_MAX_DOCUMENT_BYTES" in body
+
+    socket_ = RawWebSocket(daphne.port, "/ws/docs/big", origin=daphne.url)
+    assert socket_.status == 101
+    socket_.send(b"\0" * (limit + 1))
+    opcode, payload = socket_.receive()
+    assert opcode == 0x1 and b'"status": 413' in payload
+    # Daphne itself closes a socket whose message passes 1 MiB (its default
+    # --websocket-max-message-size), before the application buffers it.
+    # The close frame (1009, message too big) may be lost to the connection reset.
+    try:
+        socket_.send(b"\0" * (1024 * 1024 + 1))
+        opcode, payload = socket_.receive()
+    except OSError:
+        pass
+    else:
+        assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1009
+    socket_.close()
+    assert raw_request(daphne.port, "GET", "/docs/big")[0] == 404
