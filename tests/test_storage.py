@@ -311,3 +311,30 @@ def test_dependency_vouched_for_by_the_reference_reader_is_remembered(case):
 
     base_head = automerge_node.inspect(case["base"])["heads"][0]
     assert KnownChange.objects.filter(document_id=DOC, hash=base_head).exists()
+
+
+def test_compaction_adds_no_changes_and_pushes_nothing(case):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    for name in ("base", "a1", "a2", "b1"):
+        storage.write_document(DOC, case[name])
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(storage.group_name(DOC), channel)
+
+    result = storage.write_document(DOC, case["full_merged"])
+
+    assert result.changed and result.new_changes == 0
+    assert Document.objects.get(doc_id=DOC).change_count == 4
+    storage.write_document(DOC, case["full_c"])
+    message = async_to_sync(layer.receive)(channel)
+    assert message["data"] == case["full_c"]  # the first push is the later write
+
+
+def test_new_changes_counts_changes_not_chunks(case):
+    storage.write_document(DOC, case["base"])
+
+    result = storage.write_document(DOC, case["a1"] + case["a2"] + case["b1"])
+
+    assert result.new_changes == 3

@@ -180,7 +180,7 @@ def write_document(doc_id, body, sender=None):
         if merge.self_contained_bytes:
             check_with_reference(merge.self_contained_bytes)
         result = merge.apply()
-        if result.changed:
+        if result.new_changes:
             transaction.on_commit(lambda: notify_update(result, sender))
     return result
 
@@ -386,7 +386,7 @@ class _Merge:
         """Write the plan; return the WriteResult (pushes are sent after commit)."""
         document = self.document
         if not self.kept and self.stored:
-            return self._result(changed=False)
+            return self._result(self.stored, changed=False)
         Chunk.objects.filter(document=document, position__in=self.dropped).delete()
         next_position = max((c.position for c in self.stored), default=-1) + 1
         new_rows = []
@@ -408,41 +408,34 @@ class _Merge:
                 f"Storing this upload would make the document {size} bytes; the "
                 f"limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
             )
+        new_changes = _change_total(self.clock) - _change_total(document.clock)
         document.size = size
         document.chunk_count = len(rows)
-        document.change_count = sum(c.change_count for c in rows)
+        document.change_count = _change_total(self.clock)
         document.clock = self.clock
         document.etag = _etag(rows)
-        document.save(
-            update_fields=[
-                "size",
-                "chunk_count",
-                "change_count",
-                "clock",
-                "etag",
-                "updated_at",
-            ]
+        document.save(update_fields=[*WRITTEN_FIELDS, "updated_at"])
+        new_bytes = b"".join(c.raw for c, _ in self.kept) if new_changes else b""
+        return self._result(
+            rows, changed=True, new_bytes=new_bytes, new_changes=new_changes
         )
-        self.rows = rows
-        new_bytes = b"".join(c.raw for c, _ in self.kept)
-        result = self._result(changed=True, new_bytes=new_bytes)
-        result.new_changes = sum(
-            len(c.changes) if c.kind == "document" else 1 for c, _ in self.kept
-        )
-        return result
 
-    def _result(self, changed, new_bytes=b""):
-        rows = getattr(self, "rows", self.stored)
+    def _result(self, rows, changed, new_bytes=b"", new_changes=0):
+        document = self.document
         return WriteResult(
-            doc_id=self.document.doc_id,
+            doc_id=document.doc_id,
             changed=changed,
             new_bytes=new_bytes,
+            new_changes=new_changes,
             heads=_heads(rows),
-            clock=dict(self.document.clock),
-            size=self.document.size,
-            chunk_count=self.document.chunk_count,
-            etag=self.document.etag,
+            clock=dict(document.clock),
+            size=document.size,
+            chunk_count=document.chunk_count,
+            etag=document.etag,
         )
+
+
+WRITTEN_FIELDS = ["size", "chunk_count", "change_count", "clock", "etag"]
 
 
 def document_heads(doc_id):
@@ -532,6 +525,11 @@ def _heads(rows):
                 continue
             heads.add(head_hash)
     return sorted(heads)
+
+
+def _change_total(clock):
+    """The number of changes in a dependency-closed set: each actor's 1..seq."""
+    return sum(clock.values())
 
 
 def _hex_clock(clock):
