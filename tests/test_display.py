@@ -6,6 +6,7 @@ command tests, which import them from here.
 """
 
 import functools
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -60,7 +61,7 @@ def store_raw(doc_id, data, kind=Chunk.DOCUMENT):
         chunk_count=1,
         change_count=1,
         clock={"aa" * 16: 1},
-        etag=f"raw-{doc_id}",
+        etag=storage.etag_of([hashlib.sha256(data).hexdigest()]),
     )
     Chunk.objects.create(
         document=document,
@@ -68,7 +69,7 @@ def store_raw(doc_id, data, kind=Chunk.DOCUMENT):
         kind=kind,
         data=data,
         size=len(data),
-        digest="0" * 64,
+        digest=hashlib.sha256(data).hexdigest(),
         clock={"aa" * 16: 1},
         change_count=1,
         heads=[],

@@ -36,6 +36,7 @@ __all__ = [
     "read_document",
     "write_document",
     "document_heads",
+    "etag_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,14 +116,21 @@ def check_doc_id(doc_id):
 
 
 def read_document(doc_id):
-    """Return the stored document as a StoredDocument, or None if there is none."""
+    """Return the stored document as a StoredDocument, or None if there is none.
+
+    The bytes and the ETag come from one query, so they always agree.
+    """
     check_doc_id(doc_id)
-    document = Document.objects.filter(doc_id=doc_id).only("etag").first()
-    if document is None:
+    rows = list(
+        Chunk.objects.filter(document_id=doc_id)
+        .order_by("position")
+        .values_list("data", "digest")
+    )
+    if not rows:
         return None
-    parts = Chunk.objects.filter(document_id=doc_id).values_list("data", flat=True)
     return StoredDocument(
-        data=b"".join(bytes(part) for part in parts), etag=document.etag
+        data=b"".join(bytes(data) for data, _ in rows),
+        etag=etag_of(digest for _, digest in rows),
     )
 
 
@@ -413,7 +421,7 @@ class _Merge:
         document.chunk_count = len(rows)
         document.change_count = _change_total(self.clock)
         document.clock = self.clock
-        document.etag = _etag(rows)
+        document.etag = etag_of(row.digest for row in rows)
         document.save(update_fields=[*WRITTEN_FIELDS, "updated_at"])
         new_bytes = b"".join(c.raw for c, _ in self.kept) if new_changes else b""
         return self._result(
@@ -555,8 +563,9 @@ def _holds(kind, clock, other):
     return _contains(clock, other) if kind == "document" else not other
 
 
-def _etag(rows):
+def etag_of(chunk_digests):
+    """A validator for the stored bytes: a hash of the chunks' digests, in order."""
     digest = hashlib.sha256()
-    for row in rows:
-        digest.update(row.digest.encode())
+    for chunk_digest in chunk_digests:
+        digest.update(chunk_digest.encode())
     return digest.hexdigest()[:32]
