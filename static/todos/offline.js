@@ -9,7 +9,7 @@
  */
 
 export const SHELL_CACHE = 'todos-shell-v1';
-export const SHELL_KEY = 'todos-shell';
+export const SHELL_KEY = '/todos-offline-shell'; // a URL no route serves, the same from page and worker
 
 /** Register the service worker at `swUrl` (no-op without one) and store the shell. */
 export async function enableOffline(swUrl, staticUrl) {

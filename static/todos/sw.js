@@ -8,7 +8,7 @@
  */
 
 const SHELL_CACHE = 'todos-shell-v1';
-const SHELL_KEY = 'todos-shell';
+const SHELL_KEY = '/todos-offline-shell'; // as in offline.js
 const NETWORK_TIMEOUT_MS = 4000;
 const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
 const NEW_ID_BYTES = 18;

@@ -64,7 +64,7 @@ export class Sync {
 		this.docUrl = `${httpBase}docs/${docId}`;
 		this.wsUrl = `${wsBase}ws/docs/${docId}`;
 		this.WebSocket = WebSocket;
-		this.fetch = fetch;
+		this.fetch = fetch ? fetch.bind(globalThis) : null; // window.fetch needs its `this`
 		this.timing = { debounce: DEBOUNCE_MS, retryMin: RETRY_MIN_MS, retryMax: RETRY_MAX_MS, ackTimeout: ACK_TIMEOUT_MS, resyncGrace: RESYNC_GRACE_MS, ...timing };
 		this.serverHas = store.getMeta(SERVER_HEADS) || null;
 		this.listeners = new Set();
