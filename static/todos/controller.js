@@ -57,6 +57,7 @@ export class Controller {
 				this.titleBase = null;
 				this.change((doc) => todos.setTitle(doc, text, base));
 			},
+			end: () => this.render(), // show edits from elsewhere held back while focused
 			revert: () => todos.title(store.doc),
 		});
 		store.subscribe(() => this.render());

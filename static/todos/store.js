@@ -8,11 +8,12 @@
  * The network reads and writes the document only through the byte-level
  * methods named after Automerge's own (`save`, `saveSince`, `merge`).
  *
- * Tabs talk in two messages: `{type: 'changes', bytes}` carries new changes;
+ * Tabs talk in three messages: `{type: 'changes', bytes}` carries new changes;
  * `{type: 'hello', heads}` says what a tab holds, and any tab holding more
  * answers with the changes it lacks. A tab says hello when it opens and when
  * it receives changes whose dependencies it lacks, so tabs converge without a
- * server even if one missed a message.
+ * server even if one missed a message. `{type: 'meta', values}` shares what
+ * one tab learnt about the server, so the others need not upload it again.
  */
 
 /** Chunks a document may have in storage before they are compacted into one. */
@@ -41,6 +42,7 @@ export class Store {
 		this.channel = channel;
 		this.compactAfter = compactAfter;
 		this.listeners = new Set();
+		this.metaListeners = new Set();
 		this.meta = {};
 		this.chunkCount = 0;
 		this.writes = Promise.resolve();
@@ -155,10 +157,19 @@ export class Store {
 		return this.meta[key];
 	}
 
-	/** Store metadata values (`{key: value}`) beside the document. */
+	/** Call `listener(values)` when another tab sets metadata values. */
+	onMeta(listener) {
+		this.metaListeners.add(listener);
+		return () => this.metaListeners.delete(listener);
+	}
+
+	/** Store metadata values (`{key: value}`) beside the document; tell the other tabs. */
 	setMeta(values) {
 		this.meta = { ...this.meta, ...values };
 		const meta = this.meta;
+		if (this.channel) {
+			this.channel.postMessage({ type: 'meta', values });
+		}
 		this.writes = this.writes
 			.then(() => this.storage.putMeta(this.docId, meta))
 			.catch((error) => console.warn('Could not store list metadata:', error));
@@ -241,6 +252,12 @@ export class Store {
 			this.merge(message.bytes, 'tab');
 			if (this.missingDeps().length > 0) {
 				this._hello(false);
+			}
+		} else if (message.type === 'meta' && message.values) {
+			// Stored by the tab that sent it; this tab only takes note.
+			this.meta = { ...this.meta, ...message.values };
+			for (const listener of this.metaListeners) {
+				listener(message.values);
 			}
 		} else if (message.type === 'hello' && Array.isArray(message.heads)) {
 			if (this.hasChangesSince(message.heads)) {

@@ -15,10 +15,8 @@
  * send only what the server lacks. Without it we upload `save()`, the whole
  * document; so we do when the server answers 409 (it lacks the history an
  * incremental upload builds on) and to compact the server's copy when it holds
- * many chunks or far more bytes than our `save()`. That compacting upload rides
- * on the next upload of new changes: the server skips a document chunk whose
- * changes it already holds all of, so a `save()` with nothing new would not
- * replace the stored chunks.
+ * many chunks or far more bytes than our `save()`: a `save()` that holds every
+ * stored change replaces the server's chunks with itself.
  *
  * Pushes can be lost (a full channel drops them). An acknowledgement whose heads
  * we lack, or a push whose dependencies we lack, shows it; if a moment later we
@@ -26,6 +24,7 @@
  */
 
 export const DEBOUNCE_MS = 150;
+export const TAB_DELAY_MS = 1500;
 export const RETRY_MIN_MS = 500;
 export const RETRY_MAX_MS = 8000;
 export const ACK_TIMEOUT_MS = 15000;
@@ -65,7 +64,7 @@ export class Sync {
 		this.wsUrl = `${wsBase}ws/docs/${docId}`;
 		this.WebSocket = WebSocket;
 		this.fetch = fetch ? fetch.bind(globalThis) : null; // window.fetch needs its `this`
-		this.timing = { debounce: DEBOUNCE_MS, retryMin: RETRY_MIN_MS, retryMax: RETRY_MAX_MS, ackTimeout: ACK_TIMEOUT_MS, resyncGrace: RESYNC_GRACE_MS, ...timing };
+		this.timing = { debounce: DEBOUNCE_MS, tabDelay: TAB_DELAY_MS, retryMin: RETRY_MIN_MS, retryMax: RETRY_MAX_MS, ackTimeout: ACK_TIMEOUT_MS, resyncGrace: RESYNC_GRACE_MS, ...timing };
 		this.serverHas = store.getMeta(SERVER_HEADS) || null;
 		this.listeners = new Set();
 		this.ws = null;
@@ -87,12 +86,26 @@ export class Sync {
 	/** Connect, and keep connecting until `stop()`. */
 	start() {
 		this.stopped = false;
-		this.unsubscribe = this.store.subscribe(({ origin }) => {
-			if (origin !== 'server') {
-				this.scheduleFlush();
+		const unsubscribe = this.store.subscribe(({ origin }) => {
+			if (origin === 'local') {
+				this.scheduleFlush(this.timing.debounce);
+			} else if (origin === 'tab') {
+				// The tab that made the change uploads it and shares the server's
+				// heads; upload it from here only if that has not happened by then.
+				this.scheduleFlush(this.timing.tabDelay);
 			}
 			this.emit();
 		});
+		const unsubscribeMeta = this.store.onMeta((values) => {
+			if (Array.isArray(values[SERVER_HEADS])) {
+				this.learn(this.store.knownHeads(values[SERVER_HEADS]), false);
+				this.emit();
+			}
+		});
+		this.unsubscribe = () => {
+			unsubscribe();
+			unsubscribeMeta();
+		};
 		this.connect();
 		this.emit();
 	}
@@ -161,10 +174,12 @@ export class Sync {
 		this.emit();
 	}
 
-	/** Upload soon: changes made within DEBOUNCE_MS travel together. */
-	scheduleFlush() {
-		if (!this.timers.flush) {
-			this.setTimer('flush', this.timing.debounce, () => this.flush());
+	/** Upload within `delay` ms: changes made meanwhile travel together. */
+	scheduleFlush(delay = this.timing.debounce) {
+		const due = Date.now() + delay;
+		if (!this.timers.flush || due < this.flushDue) {
+			this.flushDue = due;
+			this.setTimer('flush', delay, () => this.flush());
 		}
 	}
 
@@ -177,7 +192,7 @@ export class Sync {
 		this.busy = true;
 		this.emit();
 		try {
-			while (!this.stopped && this.unsent()) {
+			while (!this.stopped && (this.unsent() || this.compactNext)) {
 				if (!(await this.uploadOnce())) {
 					break;
 				}
@@ -292,14 +307,20 @@ export class Sync {
 		return ack.chunks > 1 && ack.size > COMPACT_SLACK_BYTES && ack.size > COMPACT_SIZE_RATIO * this.store.save().length;
 	}
 
-	// Remember heads the server holds; store them beside the document.
-	learn(heads) {
+	// Remember heads the server holds; store them beside the document (and tell
+	// the other tabs) unless another tab told us.
+	learn(heads, share = true) {
+		if (heads.length === 0) {
+			return;
+		}
 		let known = [...new Set([...(this.serverHas || []), ...heads])];
 		if (!this.store.hasChangesSince(known)) {
 			known = this.store.heads();
 		}
 		this.serverHas = known;
-		this.store.setMeta({ [SERVER_HEADS]: known });
+		if (share) {
+			this.store.setMeta({ [SERVER_HEADS]: known });
+		}
 	}
 
 	connect() {
@@ -397,7 +418,7 @@ export class Sync {
 		} else if (complete && !this.compactionUseless && bytes.length > COMPACT_SLACK_BYTES && bytes.length > COMPACT_SIZE_RATIO * this.store.save().length) {
 			this.compactNext = true;
 		}
-		if (this.unsent()) {
+		if (this.unsent() || this.compactNext) {
 			this.scheduleFlush();
 		}
 		this.emit();

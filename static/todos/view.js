@@ -235,7 +235,11 @@ export class View {
 
 	/** Show the lists opened in this browser. */
 	showLists(lists, currentId, pathOf) {
-		this.$listLinks.innerHTML = listLinksHTML(lists, currentId, pathOf);
+		const html = listLinksHTML(lists, currentId, pathOf);
+		if (html !== this.listsHTML) {
+			this.listsHTML = html;
+			this.$listLinks.innerHTML = html;
+		}
 	}
 
 	/** Say whether the share link was copied; show it to copy by hand if not. */
@@ -297,9 +301,13 @@ export class View {
 		});
 	}
 
-	/** `start()` when the title gets focus; `save(text)` on Enter or blur; Escape reverts. */
-	bindTitle({ start, save, revert }) {
+	/**
+	 * `start()` when the title gets focus; `save(text)` on Enter or blur if it
+	 * changed; `end()` after blur; Escape puts back `revert()`'s text.
+	 */
+	bindTitle({ start, save, end, revert }) {
 		this.$title.addEventListener('focus', () => start());
+		this.$title.addEventListener('blur', () => end());
 		this.$title.addEventListener('keydown', (event) => {
 			if (event.key === ENTER_KEY && !event.isComposing) {
 				this.$title.blur();

@@ -8,12 +8,20 @@ import { COMPACT_MAX_CHUNKS, Sync } from '../../static/todos/sync.js';
 import { Automerge, FakeServer, todos, waitFor } from './helpers.js';
 
 const DOC_ID = 'sync-test-doc';
-const TIMING = { debounce: 5, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20 };
+const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20 };
 const running = [];
+const channels = [];
+
+/** A BroadcastChannel for the tabs of one test. */
+function tabChannel(name) {
+	const channel = new BroadcastChannel(name);
+	channels.push(channel);
+	return channel;
+}
 
 /** A device: its own storage, store and Sync against `server`. */
-async function device(server, { storage = new MemoryStorage(), webSocket = true } = {}) {
-	const store = await new Store({ Automerge, docId: DOC_ID, create: todos.create, storage }).open();
+async function device(server, { storage = new MemoryStorage(), webSocket = true, channel = null } = {}) {
+	const store = await new Store({ Automerge, docId: DOC_ID, create: todos.create, storage, channel }).open();
 	const sync = new Sync({
 		store,
 		docId: DOC_ID,
@@ -36,6 +44,9 @@ const state = ({ sync }) => sync.status().state;
 afterEach(() => {
 	while (running.length) {
 		running.pop().stop();
+	}
+	while (channels.length) {
+		channels.pop().close();
 	}
 });
 
@@ -141,15 +152,54 @@ describe('over the WebSocket', () => {
 		let most = 0;
 		let compactions = 0;
 		for (let i = 0; i < COMPACT_MAX_CHUNKS + 8; i += 1) {
-			const before = server.chunks.length;
+			const uploads = server.uploads.length;
 			a.add(`item ${i}`);
-			await waitFor(() => state(a) === 'saved');
+			await waitFor(() => state(a) === 'saved' && server.uploads.length > uploads);
 			most = Math.max(most, server.chunks.length);
-			compactions += before > 1 && server.chunks.length === 1 ? 1 : 0;
+			compactions += server.uploads.length > uploads + 1 && server.chunks.length === 1 ? 1 : 0;
 		}
 		assert.ok(compactions > 0, 'the server copy was never compacted');
 		assert.ok(most <= COMPACT_MAX_CHUNKS + 2, `the server held ${most} chunks`);
 		assert.equal(serverTexts(server).length, COMPACT_MAX_CHUNKS + 8);
+	});
+
+	test('a device that loads a bloated server copy compacts it with its save()', async () => {
+		const server = new FakeServer();
+		let doc = todos.create();
+		server.chunks = [Automerge.save(doc)];
+		for (let i = 0; i < 60; i += 1) {
+			const heads = Automerge.getHeads(doc);
+			doc = todos.addItem(doc, `stored item ${i}`);
+			server.chunks.push(Automerge.saveSince(doc, heads));
+		}
+		const a = await device(server);
+		await waitFor(() => server.chunks.length === 1, 2000, 'the compacting upload');
+		assert.equal(texts(a).length, 60);
+		assert.equal(serverTexts(server).length, 60);
+	});
+
+	test('a change made in one tab is uploaded by that tab only', async () => {
+		const server = new FakeServer();
+		const storage = new MemoryStorage();
+		const one = await device(server, { storage, channel: tabChannel('sync-tabs') });
+		const two = await device(server, { storage, channel: tabChannel('sync-tabs') });
+		await waitFor(() => state(one) === 'saved' && state(two) === 'saved');
+		const uploads = server.uploads.length;
+		one.add('once');
+		await waitFor(() => texts(two).length === 1 && state(one) === 'saved' && state(two) === 'saved');
+		await new Promise((resolve) => setTimeout(resolve, TIMING.tabDelay * 2));
+		assert.equal(server.uploads.length, uploads + 1);
+	});
+
+	test('a tab uploads changes from another tab that could not', async () => {
+		const server = new FakeServer();
+		const storage = new MemoryStorage();
+		const one = await device(server, { storage, channel: tabChannel('sync-tabs-2') });
+		const two = await device(server, { storage, channel: tabChannel('sync-tabs-2') });
+		await waitFor(() => state(one) === 'saved' && state(two) === 'saved');
+		one.sync.stop(); // e.g. its socket is stuck
+		one.add('relayed');
+		await waitFor(() => serverTexts(server).includes('relayed'), 2000, 'the other tab to upload it');
 	});
 });
 
