@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RACE_CLIENTS = ROOT / "tests" / "node" / "race_clients.mjs"
 TUTORIAL_SERVER = ROOT / "benchmarks" / "tutorial_server.mjs"
 CLIENTS = 16
-ROUNDS = 20
+ROUNDS = 16
 OVERWRITE_ATTEMPTS = 3
 
 pytestmark = pytest.mark.live

@@ -47,6 +47,7 @@ const DEFAULTS = {
 const MODES = ["save", "incremental", "mixed"];
 const STARTS = ["base", "scratch"];
 const CONFLICT = 409;
+const MAX_ERROR_BODIES = 5;
 
 /** Parse `--name value` and `--flag` arguments over DEFAULTS. */
 function parseArgs(argv) {
@@ -200,7 +201,12 @@ class Client {
     this.stats.statuses[answer.status] = (this.stats.statuses[answer.status] || 0) + 1;
     const expected = answer.status < 300 || (answer.status === CONFLICT && kind !== "save");
     if (!expected) {
-      this.stats.errors.push({ client: this.index, kind, ...answer });
+      const error = { client: this.index, kind, ...answer };
+      // The refused bytes themselves, to reproduce a refusal (the first few only).
+      if (this.stats.errors.length < MAX_ERROR_BODIES) {
+        error.base64 = Buffer.from(bytes).toString("base64");
+      }
+      this.stats.errors.push(error);
     }
     return answer;
   }
