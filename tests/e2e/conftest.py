@@ -83,7 +83,7 @@ def new_context(browser):
 
 @pytest.fixture
 def new_app(new_context):
-    """``new_app(context=None)``: a TodoApp on a new page (of a new context by default)."""
+    """``new_app(context=None)``: a TodoApp on a new page (of a new context if None)."""
 
     def open_app(context=None):
         return TodoApp((context or new_context()).new_page())

@@ -61,7 +61,9 @@ class TodoApp:
 
     def item(self, text):
         """The <li> whose label is exactly ``text``."""
-        return self.items.filter(has=self.page.locator("label", has_text=re.compile(f"^{re.escape(text)}$")))
+        return self.items.filter(
+            has=self.page.locator("label", has_text=re.compile(f"^{re.escape(text)}$"))
+        )
 
     def toggle(self, text):
         self.item(text).locator("input.toggle").click()

@@ -102,21 +102,26 @@ def test_a_device_editing_while_the_server_is_stopped_keeps_its_state_across_a_r
     alice.reload()
     alice.expect_items(["before", "while stopped"])
     expect(alice.item("before")).to_have_class("completed")
-    expect(alice.status).to_have_attribute("data-state", "offline", timeout=SYNC_TIMEOUT_MS)
+    expect(alice.status).to_have_attribute(
+        "data-state", "offline", timeout=SYNC_TIMEOUT_MS
+    )
     expect(alice.status).to_have_attribute("data-unsynced", "true")
     alice.add("after the reload")
 
     server.start()
     texts = converged_items(alice, bob, count=4)
-    assert sorted(texts) == ["after the reload", "before", "bob while stopped", "while stopped"]
+    assert sorted(texts) == [
+        "after the reload",
+        "before",
+        "bob while stopped",
+        "while stopped",
+    ]
     expect(bob.item("before")).to_have_class("completed")
     alice.expect_saved()
     bob.expect_saved()
 
 
-def test_tabs_of_one_browser_converge_while_the_server_is_stopped(
-    new_context, server
-):
+def test_tabs_of_one_browser_converge_while_the_server_is_stopped(new_context, server):
     context = new_context()
     one = TodoApp(context.new_page()).start_new_list(server.url)
     one.add("first")
@@ -152,4 +157,6 @@ def test_without_websockets_the_app_syncs_over_http(new_context, new_app, server
     bob.expect_saved()
     alice.expect_synced_items(["over the socket", "over http"])
     alice.add("pushed to alice, polled by bob")
-    bob.expect_synced_items(["over the socket", "over http", "pushed to alice, polled by bob"])
+    bob.expect_synced_items(
+        ["over the socket", "over http", "pushed to alice, polled by bob"]
+    )
