@@ -120,3 +120,8 @@ def document_json(request, doc_id):
     response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
     return response
+
+
+def how_it_works(request):
+    """A short page on how lists are kept: locally, synced, merged, shared by id."""
+    return render(request, "todos/how_it_works.html")
