@@ -63,13 +63,37 @@ export class View {
 		this.$shareUrl = qs('.share-url', root);
 		this.$listLinks = qs('.list-links', root);
 		this.$newList = qs('.new-list', root);
+		this.$listsMenu = qs('.lists-menu details', root);
 		this.editing = null;
 		this.handlers = {};
+		this.closeMenuOnLeave();
 		delegate(this.$todoList, 'li label', 'dblclick', ($label) => this.startEdit($label.closest('li')));
 		delegate(this.$todoList, 'li label', 'keydown', ($label, event) => {
 			if (event.key === ENTER_KEY || event.key === EDIT_KEY) {
 				event.preventDefault();
 				this.startEdit($label.closest('li'));
+			}
+		});
+	}
+
+	// The lists menu closes on Escape (focus back on its summary) and when focus
+	// or a click goes elsewhere, like a menu.
+	closeMenuOnLeave() {
+		const $menu = this.$listsMenu;
+		$menu.addEventListener('keydown', (event) => {
+			if (event.key === ESCAPE_KEY && $menu.open) {
+				$menu.open = false;
+				qs('summary', $menu).focus();
+			}
+		});
+		$menu.addEventListener('focusout', (event) => {
+			if (event.relatedTarget && !$menu.contains(event.relatedTarget)) {
+				$menu.open = false;
+			}
+		});
+		document.addEventListener('click', (event) => {
+			if ($menu.open && !$menu.contains(event.target)) {
+				$menu.open = false;
 			}
 		});
 	}

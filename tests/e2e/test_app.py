@@ -85,6 +85,17 @@ def test_the_lists_menu_shows_lists_opened_here_and_starts_new_ones(app):
     expect(app.items).to_have_count(0)
 
 
+def test_the_lists_menu_closes_with_escape_and_returns_focus(app):
+    summary = app.page.locator(".lists-menu summary")
+    summary.focus()
+    app.page.keyboard.press("Enter")
+    expect(app.page.locator("button.new-list")).to_be_visible()
+    app.page.keyboard.press("Tab")
+    app.page.keyboard.press("Escape")
+    expect(app.page.locator("button.new-list")).to_be_hidden()
+    expect(summary).to_be_focused()
+
+
 def test_the_sync_status_says_saved_after_a_change(app):
     app.add("saved soon")
     app.expect_saved()
