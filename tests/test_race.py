@@ -154,13 +154,15 @@ def test_clients_starting_from_scratch_keep_every_list_as_a_conflict(sqlite_serv
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("start", ["base", "scratch"])
 def test_two_servers_sharing_postgres_lose_no_edit(
-    postgres_database, live_server_factory
+    postgres_database, live_server_factory, start
 ):
+    # From scratch, the clients' first uploads also race to create the document.
     first = live_server_factory(database_url=postgres_database)
     second = live_server_factory(database_url=postgres_database)
 
-    report = run_race(docs_urls(first, second), mode="mixed", compact=True)
+    report = run_race(docs_urls(first, second), mode="mixed", start=start, compact=True)
 
     assert len(report["checks"]) == 2
     assert_no_edit_lost(report)
