@@ -114,7 +114,9 @@ class TutorialRun:
 
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
-        self.ports = {port: str(live.free_port()) for port in TUTORIAL_PORTS}
+        self.ports = {}
+        while len(set(self.ports.values())) < len(TUTORIAL_PORTS):
+            self.ports = {port: str(live.free_port()) for port in TUTORIAL_PORTS}
         self.env = live.server_env(
             sqlite_path=tmp_path / "tutorial.sqlite3",
             HOST="127.0.0.1",
