@@ -64,8 +64,12 @@ def live_server_factory(tmp_path):
 
 
 @pytest.fixture
-def live_server(live_server_factory):
-    """One Daphne process with its own SQLite database."""
+def daphne_server(live_server_factory):
+    """One Daphne process with its own SQLite database.
+
+    Not named ``live_server``: pytest-django owns that name (its autouse helper
+    would try to start its own server for it).
+    """
     return live_server_factory()
 
 

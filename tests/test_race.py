@@ -104,11 +104,7 @@ def assert_compacts_to_one_chunk(report):
 
 @pytest.fixture
 def sqlite_server(live_server_factory):
-    """One Daphne process with its own SQLite file.
-
-    conftest's ``live_server`` would do, but pytest-django's autouse helper claims
-    that fixture name and fails on our server object, so the factory is used.
-    """
+    """One Daphne process with its own SQLite file."""
     return live_server_factory()
 
 

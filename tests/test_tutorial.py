@@ -337,17 +337,11 @@ def test_tutorial_client_is_the_tutorials_code_with_only_the_base_url_changed():
         assert line in source
 
 
-@pytest.fixture
-def daphne(live_server_factory):
-    """One Daphne process (conftest's ``live_server``; see tests/test_race.py)."""
-    return live_server_factory()
-
-
 @pytest.mark.live
-def test_tutorial_client_against_daphne_two_concurrent_uploads_both_kept(daphne):
+def test_tutorial_client_against_daphne_two_concurrent_uploads_both_kept(daphne_server):
     # Device 1 makes the list and uploads it; device 2 loads it; each adds its own
     # item and both POST Automerge.save() at once; device 3 loads with GET.
-    result = run_node(RACE, f"{daphne.url}/docs", "--devices", 2, "--json", timeout=60)
+    result = run_node(RACE, f"{daphne_server.url}/docs", "--devices", 2, "--json", timeout=60)
     report = json.loads(result.stdout)
 
     assert report["maxUploadsInFlight"] == 2

@@ -173,5 +173,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"todos": {"level": os.environ.get("TODOS_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "todos": {"level": os.environ.get("TODOS_LOG_LEVEL", "INFO")},
+        "daphne.server": {"level": "INFO"},  # "Listening on TCP address ..."
+    },
 }

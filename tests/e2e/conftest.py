@@ -57,11 +57,7 @@ def shared_server(tmp_path_factory):
 
 @pytest.fixture
 def server(live_server_factory):
-    """A Daphne server of this test's own, which the test may stop and restart.
-
-    Not the ``live_server`` fixture: that name makes pytest-django set up its test
-    database, which fails inside Playwright's event loop and is not needed here.
-    """
+    """A Daphne server of this test's own, which the test may stop and restart."""
     return live_server_factory()
 
 
