@@ -1,0 +1,295 @@
+/**
+ * The connection to the server for one document: the WebSocket, with HTTP when
+ * the socket is down.
+ *
+ * The socket `/ws/docs/<id>` carries uploads (binary frames), their answers (JSON
+ * text frames: an ack, or an error with an HTTP status) and the server's frames
+ * (the stored document first, then everyone else's writes). While it is down,
+ * `upload` goes by `POST /docs/<id>` (the tutorial's path), `GET /docs/<id>`
+ * stands in for the frames, and the socket is retried with exponential backoff
+ * and jitter. Whether the server was reachable at the last try is `online`.
+ *
+ * What is uploaded and what frames mean is sync.js's business; it hears of this
+ * module through three hooks: `received(bytes, complete)` for the server's bytes
+ * (`complete` when they are the whole stored document), `reachable(bySocket)`
+ * when the server answers after a disconnection, `changed()` when `online` may
+ * have changed.
+ */
+
+import { Timers } from './timers.js';
+
+export const RETRY_MIN_MS = 500;
+export const RETRY_MAX_MS = 8000;
+export const ACK_TIMEOUT_MS = 15000;
+
+/** A refusal from the server: `status` is 400, 409 or 413. */
+export class UploadRefused extends Error {
+	constructor(status, message) {
+		super(message);
+		this.status = status;
+	}
+}
+
+/** The server could not be reached (or the socket closed mid-upload). */
+export class NetworkError extends Error {}
+
+export class Connection {
+	/**
+	 * @param {object} options
+	 * @param {string} options.docUrl The document's HTTP URL.
+	 * @param {string} options.wsUrl The document's WebSocket URL.
+	 * @param {function} [options.WebSocket] The WebSocket constructor (none: HTTP only).
+	 * @param {function} options.fetch The fetch function.
+	 * @param {object} options.hooks `{received, reachable, changed}`, see above.
+	 * @param {object} [options.timing] Overrides of `{retryMin, retryMax, ackTimeout}` (ms).
+	 */
+	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {} }) {
+		this.docUrl = docUrl;
+		this.wsUrl = wsUrl;
+		this.WebSocket = WebSocket;
+		this.fetch = fetch ? fetch.bind(globalThis) : null; // window.fetch needs its `this`
+		this.hooks = hooks;
+		this.timing = { retryMin: RETRY_MIN_MS, retryMax: RETRY_MAX_MS, ackTimeout: ACK_TIMEOUT_MS, ...timing };
+		this.timers = new Timers();
+		this.ws = null;
+		this.wsOpen = false;
+		this.firstFrame = false;
+		this.pending = null;
+		this.online = null;
+		this.attempt = 0;
+		this.etag = null;
+		this.stopped = true;
+	}
+
+	/** Connect, and keep reconnecting until `stop()`. */
+	start() {
+		this.stopped = false;
+		this.connect();
+	}
+
+	/** Close the socket and cancel every timer. */
+	stop() {
+		this.stopped = true;
+		this.timers.clearAll();
+		if (this.ws) {
+			this.ws.onclose = null;
+			this.ws.close();
+			this.ws = null;
+			this.wsOpen = false;
+		}
+		this.failPending(new NetworkError('The connection was stopped.'));
+	}
+
+	/** Try the server now (the browser came back online, or the tab became visible). */
+	retry() {
+		if (this.stopped) {
+			return;
+		}
+		this.attempt = 0;
+		this.timers.clear('retry');
+		if (!this.ws) {
+			this.connect();
+		} else if (this.wsOpen) {
+			this.hooks.reachable(true);
+		}
+	}
+
+	/** The browser says it has no network: say so now rather than at the next failure. */
+	wentOffline() {
+		this.online = false;
+		this.hooks.changed();
+	}
+
+	/**
+	 * Send Automerge bytes: over the socket if it is open, else over HTTP.
+	 *
+	 * Resolves to the server's acknowledgement (`{heads, chunks, size, ...}`);
+	 * rejects with UploadRefused (the server said no) or NetworkError.
+	 */
+	async upload(bytes) {
+		try {
+			const ack = await (this.wsOpen ? this.uploadWebSocket(bytes) : this.uploadHttp(bytes));
+			this.online = true;
+			return ack;
+		} catch (error) {
+			if (error instanceof NetworkError) {
+				this.online = false;
+				this.hooks.changed();
+				if (!this.ws) {
+					this.scheduleReconnect();
+				}
+			}
+			throw error;
+		}
+	}
+
+	/**
+	 * GET the stored document and hand it to `received`; false if unreachable.
+	 *
+	 * @param {boolean} [fresh] Ask for the whole document even if it is unchanged.
+	 */
+	async pull(fresh = false) {
+		if (fresh) {
+			this.etag = null;
+		}
+		let response;
+		try {
+			response = await this.fetch(this.docUrl, {
+				headers: this.etag ? { 'If-None-Match': this.etag } : {},
+				cache: 'no-store',
+			});
+		} catch {
+			return false;
+		}
+		if (response.status >= 500) {
+			return false;
+		}
+		this.online = true;
+		if (response.status === 200) {
+			this.etag = response.headers.get('ETag');
+			this.hooks.received(new Uint8Array(await response.arrayBuffer()), true);
+		}
+		this.hooks.changed();
+		return true;
+	}
+
+	uploadWebSocket(bytes) {
+		return new Promise((resolve, reject) => {
+			const ws = this.ws;
+			this.pending = { resolve, reject };
+			this.timers.set('ack', this.timing.ackTimeout, () => {
+				this.failPending(new NetworkError('The server did not acknowledge an upload in time.'));
+				ws.close();
+			});
+			ws.send(bytes);
+		});
+	}
+
+	async uploadHttp(bytes) {
+		let response;
+		try {
+			response = await this.fetch(this.docUrl, {
+				method: 'POST',
+				body: bytes,
+				headers: { 'Content-Type': 'application/octet-stream' },
+			});
+		} catch (error) {
+			throw new NetworkError(String(error));
+		}
+		const body = await response.json().catch(() => ({}));
+		if (response.ok) {
+			return body;
+		}
+		if (response.status >= 500) {
+			throw new NetworkError(`The server failed (${response.status}).`);
+		}
+		throw new UploadRefused(response.status, body.error || response.statusText);
+	}
+
+	connect() {
+		if (this.stopped || this.ws) {
+			return;
+		}
+		let ws = null;
+		try {
+			ws = this.WebSocket ? new this.WebSocket(this.wsUrl) : null;
+		} catch (error) {
+			console.warn('Could not open a WebSocket; using HTTP:', error);
+		}
+		if (!ws) {
+			this.pollHttp();
+			return;
+		}
+		ws.binaryType = 'arraybuffer';
+		this.ws = ws;
+		ws.onopen = () => this.opened();
+		ws.onmessage = (event) => this.receivedFrame(event.data);
+		ws.onclose = () => this.closed();
+	}
+
+	opened() {
+		this.wsOpen = true;
+		this.firstFrame = true;
+		this.attempt = 0;
+		this.online = true;
+		this.timers.clear('retry');
+		this.hooks.changed();
+		this.hooks.reachable(true);
+	}
+
+	closed() {
+		const wasOpen = this.wsOpen;
+		this.ws = null;
+		this.wsOpen = false;
+		this.failPending(new NetworkError('The connection to the server closed.'));
+		if (this.stopped) {
+			return;
+		}
+		if (wasOpen) {
+			this.attempt = 0;
+		}
+		this.pollHttp();
+	}
+
+	// Without a socket: catch up and upload over HTTP, then try the socket again later.
+	async pollHttp() {
+		const reachable = await this.pull();
+		if (this.stopped) {
+			return;
+		}
+		if (reachable) {
+			this.hooks.reachable(false);
+		} else {
+			this.online = false;
+			this.hooks.changed();
+		}
+		this.scheduleReconnect();
+	}
+
+	scheduleReconnect() {
+		if (this.stopped || this.timers.has('retry') || this.ws) {
+			return;
+		}
+		const ceiling = Math.min(this.timing.retryMax, this.timing.retryMin * 2 ** this.attempt);
+		this.attempt += 1;
+		const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+		this.timers.set('retry', delay, () => this.connect());
+	}
+
+	receivedFrame(data) {
+		if (typeof data === 'string') {
+			this.answered(data);
+			return;
+		}
+		const complete = this.firstFrame;
+		this.firstFrame = false;
+		this.hooks.received(new Uint8Array(data), complete);
+	}
+
+	answered(text) {
+		let message;
+		try {
+			message = JSON.parse(text);
+		} catch {
+			return;
+		}
+		if (message.type === 'ack') {
+			this.settlePending((pending) => pending.resolve(message));
+		} else if (message.type === 'error') {
+			this.settlePending((pending) => pending.reject(new UploadRefused(message.status || 400, message.error || 'refused')));
+		}
+	}
+
+	settlePending(settle) {
+		const pending = this.pending;
+		this.pending = null;
+		this.timers.clear('ack');
+		if (pending) {
+			settle(pending);
+		}
+	}
+
+	failPending(error) {
+		this.settlePending((pending) => pending.reject(error));
+	}
+}
