@@ -38,7 +38,11 @@ export class IndexedDBStorage {
 				chunks.createIndex(BY_DOC, 'docId');
 				db.createObjectStore(META, { keyPath: 'docId' });
 			};
-			request.onsuccess = () => resolve(new IndexedDBStorage(request.result));
+			request.onsuccess = () => {
+				const db = request.result;
+				db.onversionchange = () => db.close(); // let a newer version of the app upgrade
+				resolve(new IndexedDBStorage(db));
+			};
 			request.onerror = () => reject(request.error);
 			request.onblocked = () => reject(new Error('IndexedDB is blocked by another open version.'));
 		});

@@ -121,6 +121,24 @@ def test_a_device_editing_while_the_server_is_stopped_keeps_its_state_across_a_r
     bob.expect_saved()
 
 
+def test_a_device_keeps_its_list_in_indexeddb_when_sync_is_blocked(
+    new_context, shared_server
+):
+    context = new_context()
+    # The pages load, but the storage API and the socket never answer.
+    context.route("**/docs/**", lambda route: route.abort())
+    context.route_web_socket("**/ws/**", lambda socket: socket.close())
+    app = TodoApp(context.new_page()).start_new_list(shared_server.url)
+    app.add("kept here", "and here")
+    app.toggle("and here")
+    app.expect_status("offline")
+    expect(app.status).to_have_attribute("data-unsynced", "true")
+    app.reload()
+    app.expect_items(["kept here", "and here"])
+    expect(app.item("and here")).to_have_class("completed")
+    expect(app.status).to_have_attribute("data-unsynced", "true")
+
+
 def test_tabs_of_one_browser_converge_while_the_server_is_stopped(new_context, server):
     context = new_context()
     one = TodoApp(context.new_page()).start_new_list(server.url)
