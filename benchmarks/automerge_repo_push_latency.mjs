@@ -1,0 +1,175 @@
+// The baseline for push_latency.mjs: the same measurement with automerge-repo.
+//
+// Usage:
+//   node benchmarks/automerge_repo_push_latency.mjs --url WS [--listeners L]
+//        [--repetitions R] [--warmup W] [--gap MS]
+//
+// WS is an @automerge/automerge-repo-sync-server (ws://host:port). One writer Repo
+// and L listener Repos, each with its own BrowserWebSocketClientAdapter connection
+// and no storage, as browser tabs would have. The writer creates the document
+// {title, items: []}; every listener finds it through the server. W + R times, the
+// writer adds one item with handle.change, and every listener waits for its
+// handle's "change" event showing the item. The clock starts just before the
+// writer's handle.change and stops, per listener, in that event, exactly as in
+// push_latency.mjs. The next edit starts --gap ms after every listener has the
+// previous one; keep --gap above automerge-repo's 100 ms sync throttle
+// (DocSynchronizer.syncDebounceRate), so that the throttle adds no wait.
+//
+// The packages are looked up as usual (the project's node_modules), or under
+// $AUTOMERGE_REPO_NODE_MODULES/node_modules when that variable names a directory.
+// Prints the same JSON object as push_latency.mjs.
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const DEFAULTS = {
+  url: "",
+  listeners: "10",
+  repetitions: "100",
+  warmup: "5",
+  gap: "250",
+  "arrival-timeout": "30000",
+};
+
+/** Import a package from the project, or from $AUTOMERGE_REPO_NODE_MODULES. */
+async function importPackage(name) {
+  const root = process.env.AUTOMERGE_REPO_NODE_MODULES;
+  if (!root) return import(name);
+  const require = createRequire(path.join(path.resolve(root), "package.json"));
+  return import(pathToFileURL(require.resolve(name)).href);
+}
+
+const { Repo } = await importPackage("@automerge/automerge-repo");
+const { BrowserWebSocketClientAdapter } = await importPackage(
+  "@automerge/automerge-repo-network-websocket",
+);
+
+/** Parse `--name value` arguments over DEFAULTS. */
+function parseArgs(argv) {
+  const raw = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i += 2) {
+    const name = argv[i].replace(/^--/, "");
+    if (!(name in DEFAULTS)) throw new Error(`unknown option ${argv[i]}`);
+    raw[name] = argv[i + 1];
+  }
+  if (!raw.url) throw new Error("--url is required");
+  return {
+    url: raw.url,
+    listeners: Number(raw.listeners),
+    repetitions: Number(raw.repetitions),
+    warmup: Number(raw.warmup),
+    gap: Number(raw.gap),
+    arrivalTimeout: Number(raw["arrival-timeout"]),
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile of sorted numbers. */
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Median, p99, mean and max of latencies in ms, rounded to 0.01 ms. */
+function summarize(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
+  const mean = sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1);
+  return {
+    count: sorted.length,
+    median: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    mean: round(mean),
+    max: round(sorted[sorted.length - 1] ?? null),
+  };
+}
+
+let disconnects = 0;
+
+/** A Repo with one WebSocket connection to the sync server and no storage. */
+function makeRepo(url) {
+  const repo = new Repo({ network: [new BrowserWebSocketClientAdapter(url)] });
+  // A dropped connection is retried after 5 s; count them, they explain outliers.
+  repo.networkSubsystem.on("peer-disconnected", () => disconnects++);
+  return repo;
+}
+
+/** Find the document through the server, retrying until the server has it. */
+async function findDocument(repo, documentUrl) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const handle = repo.find(documentUrl);
+    try {
+      await handle.whenReady();
+      return handle;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`the sync server never offered ${documentUrl}`);
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const writerRepo = makeRepo(options.url);
+  const writer = writerRepo.create({ title: "Push latency", items: [] });
+  const listenerRepos = Array.from({ length: options.listeners }, () => makeRepo(options.url));
+  // The first listener's find waits until the server has the document from the
+  // writer; the others then find it at once.
+  const first = await findDocument(listenerRepos[0], writer.url);
+  const handles = [first];
+  handles.push(
+    ...(await Promise.all(
+      listenerRepos.slice(1).map((repo) => findDocument(repo, writer.url)),
+    )),
+  );
+
+  const perSocket = [];
+  const perEdit = [];
+  let lost = 0;
+  for (let n = 0; n < options.warmup + options.repetitions; n++) {
+    const arrivals = handles.map((handle) => {
+      return new Promise((resolve) => {
+        const onChange = ({ doc }) => {
+          if (doc.items.length <= n) return;
+          handle.off("change", onChange);
+          clearTimeout(timer);
+          resolve(performance.now());
+        };
+        const timer = setTimeout(() => {
+          handle.off("change", onChange);
+          resolve(null);
+        }, options.arrivalTimeout);
+        handle.on("change", onChange);
+      });
+    });
+    const started = performance.now();
+    writer.change((d) => {
+      d.items.push({ text: `edit-${n}`, done: false });
+    });
+    const times = await Promise.all(arrivals);
+    if (n >= options.warmup) {
+      const latencies = times.filter((t) => t !== null).map((t) => t - started);
+      lost += times.length - latencies.length;
+      perSocket.push(...latencies);
+      if (latencies.length === handles.length) perEdit.push(Math.max(...latencies));
+    }
+    await sleep(options.gap);
+  }
+
+  const report = {
+    system: "automerge-repo",
+    options,
+    lost,
+    disconnects,
+    perSocket: summarize(perSocket),
+    lastSocket: summarize(perEdit),
+    byUrl: { [options.url]: summarize(perSocket) },
+  };
+  process.stdout.write(JSON.stringify(report), () => process.exit(0));
+}
+
+main().catch((error) => {
+  console.error(error.stack || String(error));
+  process.exit(1);
+});
