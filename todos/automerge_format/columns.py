@@ -19,16 +19,11 @@ specification, ignoring the DEFLATE bit.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .encodings import (
-    Decoded,
-    check_values,
-    decode_boolean,
-    decode_int_rle,
-    decode_string_rle,
-)
+from .encodings import Decoded, decode_boolean, decode_int_rle, decode_string_rle
 from .errors import FormatError, TruncatedError
 from .leb128 import read_uleb
 from .limits import Budget
+from .values import check_values
 
 __all__ = [
     "GROUP",

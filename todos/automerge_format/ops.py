@@ -15,8 +15,8 @@ runs, not rows, so their cost follows the size of the chunk.
 from collections.abc import Iterator
 
 from .columns import Column, ColumnSet
-from .encodings import VALUE_INT, VALUE_UINT
 from .errors import FormatError
+from .values import VALUE_INT, VALUE_UINT
 
 __all__ = ["CHANGE_OP_COLUMNS", "DOC_OP_COLUMNS", "ACTION", "check_ops"]
 
