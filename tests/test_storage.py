@@ -1,5 +1,7 @@
 """The storage service: merging uploads at the chunk level without losing an edit."""
 
+import hashlib
+
 import pytest
 
 from tests import automerge_node
@@ -338,3 +340,43 @@ def test_new_changes_counts_changes_not_chunks(case):
     result = storage.write_document(DOC, case["a1"] + case["a2"] + case["b1"])
 
     assert result.new_changes == 3
+
+
+def with_deps(change, deps):
+    """Rebuild a change chunk with other dependencies, and a checksum that fits."""
+    from todos.automerge_format import read_uleb, write_uleb
+
+    header_end = 9
+    length, body_start = read_uleb(change, header_end)
+    body = change[body_start : body_start + length]
+    dep_count, pos = read_uleb(body, 0)
+    rest = body[pos + 32 * dep_count :]
+    new_body = write_uleb(len(deps)) + b"".join(deps) + rest
+    checked = bytes([change[8]]) + write_uleb(len(new_body)) + new_body
+    checksum = hashlib.sha256(checked).digest()[:4]
+    return change[:4] + checksum + checked
+
+
+def test_change_that_skips_its_actors_previous_change_is_refused(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+    base_head = bytes.fromhex(automerge_node.inspect(case["base"])["heads"][0])
+    skipping = with_deps(case["a2"], [base_head])  # a2 without a1 in its history
+    before = stored()
+
+    with pytest.raises(storage.BadUpload) as refused:
+        storage.write_document(DOC, skipping)
+
+    assert "does not build on that actor's change 2" in refused.value.message
+    assert stored() == before
+
+
+def test_change_whose_actor_has_earlier_changes_missing_is_409(case):
+    storage.write_document(DOC, case["base"])
+    before = stored()
+
+    with pytest.raises(storage.MissingDependencies) as refused:
+        storage.write_document(DOC, case["a2"])  # a1 never arrived
+
+    assert "has only 1 of that actor's changes" in refused.value.message
+    assert stored() == before

@@ -112,12 +112,16 @@ class KnownChange(models.Model):
 
     Rows are never deleted while the document exists: a chunk is only dropped when
     another chunk contains it, so every hash recorded here stays in the document.
+    ``history`` is the vector clock of the change with everything it depends on
+    (actor hex -> highest seq), when known: it shows in one lookup whether a new
+    change's dependencies include its actor's previous change, as Automerge needs.
     """
 
     document = models.ForeignKey(
         Document, on_delete=models.CASCADE, related_name="known_changes"
     )
     hash = models.CharField(max_length=64)
+    history = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 
 from . import reference
-from .automerge_format import ChangeChunk, FormatError, Limits, parse_chunks
+from .automerge_format import FormatError, Limits, parse_chunks
 from .models import Chunk, Document, KnownChange, validate_doc_id
 
 __all__ = [
@@ -246,7 +246,7 @@ class _Merge:
         self.kept = []  # (parsed chunk, position or None) to insert
         self.dropped = set()  # positions of stored chunks to delete
         self.self_contained_bytes = b""
-        self.learned_hashes = []
+        self.histories = {}  # hash (hex) -> history clock or None, to remember
 
     def plan(self):
         """Decide what to add and drop; raise MissingDependencies if it can't merge."""
@@ -254,9 +254,9 @@ class _Merge:
         changes = [c for c in self.incoming if c.kind == "change"]
         for chunk in documents:
             self._plan_document(chunk)
-        new_changes = self._new_changes(changes)
-        self._check_dependencies(new_changes)
-        for change in self._topological(new_changes):
+        new_changes = self._topological(self._new_changes(changes))
+        self._check_history(new_changes)
+        for change in new_changes:
             self.kept.append((change, None))
             _advance(self.clock, change.actor.hex(), change.seq)
         self._plan_reference_check(new_changes)
@@ -268,6 +268,7 @@ class _Merge:
         so that chunks after it still follow their dependencies; a save that holds
         everything stored therefore compacts the document to that one chunk.
         """
+        _check_numbering(chunk)
         chunk_clock = _hex_clock(chunk.clock)
         live = [c for c in self.stored if c.position not in self.dropped]
         if any(_holds(c.kind, c.clock, chunk_clock) for c in live) or any(
@@ -290,6 +291,7 @@ class _Merge:
         for kept in superseded:
             self.kept.remove(kept)
         self.kept.append((chunk, min(positions, default=None)))
+        self.histories.update(_head_histories(chunk))
         for actor, seq in chunk_clock.items():
             _advance(self.clock, actor, seq)
 
@@ -306,37 +308,55 @@ class _Merge:
             fresh.append(change)
         return fresh
 
-    def _check_dependencies(self, changes):
-        """Raise MissingDependencies unless every dependency is stored or uploaded.
+    def _check_history(self, changes):
+        """Refuse changes whose history the stored document lacks or contradicts.
 
-        Dependencies are looked up among the hashes the document is known to hold.
-        A change inside a stored document chunk is known only by actor and seq, not
+        Each change must be its actor's next (seq one past the stored clock), and
+        its dependencies must hold its actor's previous change; Automerge cannot
+        load a document that breaks either rule. Dependencies are looked up among
+        the hashes the document is known to hold, with their history clocks. A
+        change inside a stored document chunk is known by actor and seq only, not
         by hash, so an unknown dependency may still be stored: then the independent
         reader loads the stored chunks plus the new changes to decide, and the
         hashes it vouches for are remembered for next time.
         """
         if not changes:
             return
-        available = {c.hash.hex() for c in changes}
-        for chunk, _ in self.kept:
-            if chunk.kind == "document":
-                available.update(h.hex() for h in chunk.heads)
-        wanted = {d.hex() for c in changes for d in c.deps} - available
-        if not wanted:
-            return
-        found = set(
+        histories = dict(self.histories)
+        uploaded = {c.hash.hex() for c in changes}
+        wanted = {d.hex() for c in changes for d in c.deps} - uploaded - set(histories)
+        histories.update(
             KnownChange.objects.filter(
                 document=self.document, hash__in=wanted
-            ).values_list("hash", flat=True)
+            ).values_list("hash", "history")
         )
-        missing = sorted(wanted - found)
-        if missing and not self._stored_history_has(changes):
+        missing = sorted(wanted - set(histories))
+        clock = dict(self.clock)
+        for change in changes:
+            actor, seq = change.actor.hex(), change.seq
+            _check_next(actor, seq, clock.get(actor, 0))
+            history = _history_before(change, histories)
+            if history is not None:
+                if history.get(actor, 0) != seq - 1:
+                    raise BadUpload(
+                        f"Change {seq} of actor {actor} does not build on that "
+                        f"actor's change {seq - 1}, so Automerge could not load "
+                        "the document. Send the unmodified output of "
+                        "Automerge.save(doc)."
+                    )
+                history[actor] = seq
+            histories[change.hash.hex()] = history
+            clock[actor] = seq
+        unsure = [c for c in changes if histories[c.hash.hex()] is None]
+        if unsure and not self._stored_history_has(changes):
+            first = missing[0][:16] if missing else unsure[0].hash.hex()[:16]
             raise MissingDependencies(
-                f"The server does not have {len(missing)} change(s) this upload "
-                f"depends on (first: {missing[0][:16]}...). Send the full "
-                "document instead: Automerge.save(doc)."
+                f"The server does not have all the changes this upload depends on "
+                f"(first: {first}...). Send the full document instead: "
+                "Automerge.save(doc)."
             )
-        self.learned_hashes = missing
+        self.histories.update({h: None for h in missing})
+        self.histories.update({c.hash.hex(): histories[c.hash.hex()] for c in changes})
 
     def _stored_history_has(self, changes):
         """Ask the independent reader whether stored + new chunks load together."""
@@ -403,9 +423,11 @@ class _Merge:
                 position, next_position = next_position, next_position + 1
             new_rows.append(_chunk_row(document, chunk, position))
         Chunk.objects.bulk_create(new_rows)
-        hashes = set(_hashes_of(c for c, _ in self.kept)) | set(self.learned_hashes)
         KnownChange.objects.bulk_create(
-            [KnownChange(document=document, hash=h) for h in sorted(hashes)],
+            [
+                KnownChange(document=document, hash=h, history=history)
+                for h, history in sorted(self.histories.items())
+            ],
             ignore_conflicts=True,
         )
         rows = [c for c in self.stored if c.position not in self.dropped] + new_rows
@@ -489,12 +511,75 @@ def _document_heads(chunk):
     return heads
 
 
-def _hashes_of(chunks):
-    for chunk in chunks:
-        if isinstance(chunk, ChangeChunk):
-            yield chunk.hash.hex()
-        else:
-            yield from (h.hex() for h in chunk.heads)
+def _check_next(actor, seq, stored_seq):
+    """Refuse a change that is not its actor's next one after ``stored_seq``."""
+    if seq > stored_seq + 1:
+        raise MissingDependencies(
+            f"The upload holds change {seq} of actor {actor}, but the server has "
+            f"only {stored_seq} of that actor's changes. Send the full document "
+            "instead: Automerge.save(doc)."
+        )
+    if seq <= stored_seq:
+        raise BadUpload(
+            f"The upload holds two different changes numbered {seq} by actor "
+            f"{actor}; Automerge never makes those. Send Automerge.save(doc)."
+        )
+
+
+def _history_before(change, histories):
+    """The history clock of a change's dependencies, or None if one is unknown."""
+    history = {}
+    for dep in change.deps:
+        dep_history = histories.get(dep.hex())
+        if dep_history is None:
+            return None
+        for actor, seq in dep_history.items():
+            _advance(history, actor, seq)
+    return history
+
+
+MAX_HISTORY_ENTRIES = 2_000_000
+
+
+def _head_histories(chunk):
+    """{head hash (hex): history clock} for a document chunk's heads.
+
+    Changes in a document chunk come in dependency order, each naming its
+    dependencies by index, so one pass computes every change's history. Skipped
+    (an empty answer: the heads stay unknown) when that would take too much memory.
+    """
+    if len(chunk.changes) * max(len(chunk.actors), 1) > MAX_HISTORY_ENTRIES:
+        return {}
+    histories = []
+    for index, meta in enumerate(chunk.changes):
+        history = {}
+        for dep in meta.deps:
+            if dep >= index:
+                return {}
+            for actor, seq in histories[dep].items():
+                _advance(history, actor, seq)
+        _advance(history, meta.actor.hex(), meta.seq)
+        histories.append(history)
+    indices = chunk.head_indices or ()
+    return {
+        head.hex(): histories[index]
+        for head, index in zip(chunk.heads, indices, strict=False)
+        if index < len(histories)
+    }
+
+
+def _check_numbering(chunk):
+    """Refuse a document chunk whose actors' changes are not numbered 1, 2, 3, ..."""
+    counts = {}
+    for meta in chunk.changes:
+        counts[meta.actor] = counts.get(meta.actor, 0) + 1
+    for actor, seq in chunk.clock.items():
+        if counts.get(actor) != seq:
+            raise BadUpload(
+                f"The document's changes by actor {actor.hex()} are not numbered "
+                f"1 to {counts.get(actor)}, so Automerge could not load it. Send "
+                "the unmodified output of Automerge.save(doc)."
+            )
 
 
 def _heads(rows):
