@@ -380,3 +380,17 @@ def test_change_whose_actor_has_earlier_changes_missing_is_409(case):
 
     assert "has only 1 of that actor's changes" in refused.value.message
     assert stored() == before
+
+
+def test_changes_after_a_vouched_dependency_take_the_fast_path(case, monkeypatch):
+    storage.write_document(DOC, case["full_a"])
+    storage.write_document(DOC, case["b1"])  # base is inside full_a: reader vouches
+    calls = []
+    monkeypatch.setattr(
+        storage.reference, "load_error", lambda data: calls.append(data)
+    )
+
+    storage.write_document(DOC, case["b2"])  # builds on b1
+
+    assert calls == []
+    assert items(stored()) == ["eggs", "milk"]

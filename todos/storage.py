@@ -331,11 +331,36 @@ class _Merge:
             ).values_list("hash", "history")
         )
         missing = sorted(wanted - set(histories))
+        self._follow_history(changes, histories)
+        unsure = [c for c in changes if histories[c.hash.hex()] is None]
+        if unsure:
+            if not self._stored_history_has(changes):
+                first = missing[0][:16] if missing else unsure[0].hash.hex()[:16]
+                raise MissingDependencies(
+                    "The server does not have all the changes this upload depends "
+                    f"on (first: {first}...). Send the full document instead: "
+                    "Automerge.save(doc)."
+                )
+            # The reader vouched that every dependency is stored, so the stored
+            # clock bounds each unknown history from above: later checks against
+            # the bound never refuse a change Automerge makes.
+            self._follow_history(changes, histories, unknown=dict(self.clock))
+        self.histories.update(
+            {h: histories.get(h) or dict(self.clock) for h in missing}
+        )
+        self.histories.update({c.hash.hex(): histories[c.hash.hex()] for c in changes})
+
+    def _follow_history(self, changes, histories, unknown=None):
+        """Give each change (in order) its history clock, checking it on the way.
+
+        A dependency whose history is not known counts as ``unknown``; with None,
+        so does the change that depends on it, and it is not checked.
+        """
         clock = dict(self.clock)
         for change in changes:
             actor, seq = change.actor.hex(), change.seq
             _check_next(actor, seq, clock.get(actor, 0))
-            history = _history_before(change, histories)
+            history = _history_before(change, histories, unknown)
             if history is not None:
                 if history.get(actor, 0) != seq - 1:
                     raise BadUpload(
@@ -347,16 +372,6 @@ class _Merge:
                 history[actor] = seq
             histories[change.hash.hex()] = history
             clock[actor] = seq
-        unsure = [c for c in changes if histories[c.hash.hex()] is None]
-        if unsure and not self._stored_history_has(changes):
-            first = missing[0][:16] if missing else unsure[0].hash.hex()[:16]
-            raise MissingDependencies(
-                f"The server does not have all the changes this upload depends on "
-                f"(first: {first}...). Send the full document instead: "
-                "Automerge.save(doc)."
-            )
-        self.histories.update({h: None for h in missing})
-        self.histories.update({c.hash.hex(): histories[c.hash.hex()] for c in changes})
 
     def _stored_history_has(self, changes):
         """Ask the independent reader whether stored + new chunks load together."""
@@ -526,11 +541,15 @@ def _check_next(actor, seq, stored_seq):
         )
 
 
-def _history_before(change, histories):
-    """The history clock of a change's dependencies, or None if one is unknown."""
+def _history_before(change, histories, unknown=None):
+    """The history clock of a change's dependencies.
+
+    A dependency with no known history counts as ``unknown``; if that is None too,
+    the answer is None.
+    """
     history = {}
     for dep in change.deps:
-        dep_history = histories.get(dep.hex())
+        dep_history = histories.get(dep.hex()) or unknown
         if dep_history is None:
             return None
         for actor, seq in dep_history.items():

@@ -54,6 +54,8 @@ function makeScenario (dir) {
 
   const merged = Automerge.merge(Automerge.clone(a), b)
   put('full_merged', Automerge.save(merged))
+  b = Automerge.change(b, d => { d.items[0].done = true })
+  put('b2', Automerge.getLastLocalChange(b))
   put('empty', Automerge.save(Automerge.init()))
   fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
     files,
