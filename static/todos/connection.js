@@ -133,21 +133,25 @@ export class Connection {
 			this.etag = null;
 		}
 		let response;
+		let bytes = null;
 		try {
 			response = await this.fetch(this.docUrl, {
 				headers: this.etag ? { 'If-None-Match': this.etag } : {},
 				cache: 'no-store',
 			});
+			if (response.status === 200) {
+				bytes = new Uint8Array(await response.arrayBuffer());
+			}
 		} catch {
-			return false;
+			return false; // unreachable, or the connection dropped mid-body
 		}
 		if (response.status >= 500) {
 			return false;
 		}
 		this.online = true;
-		if (response.status === 200) {
+		if (bytes) {
 			this.etag = response.headers.get('ETag');
-			this.hooks.received(new Uint8Array(await response.arrayBuffer()), true);
+			this.hooks.received(bytes, true);
 		}
 		this.hooks.changed();
 		return true;

@@ -204,6 +204,9 @@ export class View {
 		$input.focus();
 		$input.setSelectionRange(text.length, text.length);
 		$input.addEventListener('keydown', (event) => {
+			if (!this.editing || this.editing.$input !== $input) {
+				return;
+			}
 			if (event.key === ENTER_KEY && !event.isComposing) {
 				this.finishEdit(true);
 			} else if (event.key === ESCAPE_KEY) {
