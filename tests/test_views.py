@@ -199,3 +199,12 @@ def test_list_page_renders(client):
 
     assert response.status_code == 200
     assert b"abc_DEF-123" in response.content
+
+
+def test_service_worker_is_served_from_the_root(client):
+    response = client.get("/sw.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Cache-Control"] == "no-cache"
+    assert b"addEventListener" in b"".join(response.streaming_content)

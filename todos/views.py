@@ -10,14 +10,16 @@ is the capability that protects writes (README, "Security").
 
 import secrets
 
+from django.contrib.staticfiles import finders
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from . import display, ratelimit, storage
 
+SERVICE_WORKER = "todos/sw.js"
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
 
@@ -29,6 +31,18 @@ def new_list(request):
 def list_page(request, doc_id):
     """The todo app for one list."""
     return render(request, "todos/list.html", {"doc_id": doc_id})
+
+
+def service_worker(request):
+    """The offline shell's service worker, served from the root so it covers /lists/.
+
+    A service worker controls only pages under its own path, so it cannot live
+    under /static/; ``no-cache`` makes browsers check for a new version each visit.
+    """
+    path = finders.find(SERVICE_WORKER)
+    response = FileResponse(open(path, "rb"), content_type="text/javascript")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def error_response(status, message):

@@ -83,12 +83,6 @@ def test_a_device_editing_while_the_server_is_stopped_keeps_its_state_across_a_r
     alice = new_app().start_new_list(server.url)
     alice.add("before")
     alice.expect_saved()
-    if alice.page.locator(".todoapp").get_attribute("data-sw-url") == "":
-        pytest.xfail(
-            "The service worker is not served yet: the server must serve "
-            "static/todos/sw.js at /sw.js (URL name todos:service_worker) so a "
-            "list page opens without the server."
-        )
     alice.expect_offline_ready()
     bob = new_app().open(alice.url)
     bob.expect_synced_items(["before"])
