@@ -192,10 +192,13 @@ class Client {
         this.onPush(new Uint8Array(event.data));
       }
     };
-    socket.onerror = () => initial.reject(new Error(`${this.name}: cannot connect to ${this.url}`));
+    socket.onerror = () => {
+      initial.reject(new Error(`${this.name}: cannot connect to ${this.url}`));
+    };
     socket.onclose = (event) => {
       if (this.socket === socket && !this.closing) {
-        this.stats.unexpectedCloses.push({ code: event.code, reason: event.reason, phase: this.phase });
+        const { code, reason } = event;
+        this.stats.unexpectedCloses.push({ code, reason, phase: this.phase });
       }
       for (const reply of this.replies.splice(0)) {
         reply.reject(new Error(`${this.name}: socket closed before the reply`));
@@ -239,7 +242,6 @@ class Client {
   request(bytes) {
     const reply = deferred();
     this.replies.push(reply);
-    this.phase = `${this.phase}: awaiting reply`;
     this.socket.send(bytes);
     this.stats.uploads++;
     return reply.promise;
@@ -464,7 +466,10 @@ function makeClients(options, expected) {
 function watchForStall(clients, finished) {
   process.on("beforeExit", () => {
     if (finished()) return;
-    const phases = clients().map((c) => `${c.name}: ${c.phase}`);
+    const phases = clients().map(
+      (c) => `${c.name}: ${c.phase}, ${c.replies.length} repl(ies) awaited, ` +
+        `socket state ${c.socket?.readyState}`,
+    );
     console.error(`Nothing left to wait for, yet clients are unfinished:\n${phases.join("\n")}`);
     process.exit(1);
   });
