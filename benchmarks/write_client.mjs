@@ -10,6 +10,8 @@
 // then makes W + R more edits, each adding one item, and uploads each one:
 //   incremental: Automerge.saveIncremental(doc), just the new change;
 //   save:        Automerge.save(doc), the whole document with the new change.
+//   floor:       no writes: GET the (never written) document, answered 404, to
+//                show what any request costs on that server.
 // Only the request is timed (from sending the body to the end of the answer), on
 // one keep-alive connection, one request at a time; the first W are warm-up and
 // not counted. Afterwards the stored document is fetched and checked to hold every
@@ -20,7 +22,7 @@ import http from "node:http";
 
 import * as Automerge from "@automerge/automerge";
 
-const MODES = ["incremental", "save"];
+const MODES = ["incremental", "save", "floor"];
 
 /** Parse `--name value` arguments. */
 function parseArgs(argv) {
@@ -93,8 +95,38 @@ function median(values) {
   return [...values].sort((a, b) => a - b)[values.length >> 1];
 }
 
-async function main() {
-  const options = parseArgs(process.argv.slice(2));
+/** Time W + R GETs of a document that does not exist; return the timed ones. */
+async function timeMissingReads(options) {
+  const latencies = [];
+  for (let i = 0; i < options.warmup + options.repetitions; i++) {
+    const answer = await request(options.url, "GET");
+    if (answer.status !== 404) {
+      throw new Error(`GET ${options.url} answered ${answer.status}, expected 404`);
+    }
+    if (i >= options.warmup) latencies.push(answer.ms);
+  }
+  return latencies;
+}
+
+/** Latency figures (ms) and writes per second for a list of latencies. */
+function summarise(latencies) {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
+  const tenth = Math.max(1, Math.floor(latencies.length / 10));
+  return {
+    medianMs: percentile(sorted, 0.5),
+    p90Ms: percentile(sorted, 0.9),
+    p99Ms: percentile(sorted, 0.99),
+    meanMs: mean,
+    writesPerSecond: 1000 / mean,
+    firstTenthMedianMs: median(latencies.slice(0, tenth)),
+    lastTenthMedianMs: median(latencies.slice(-tenth)),
+    latenciesMs: latencies,
+  };
+}
+
+/** Store a list, then time W + R sequential writes of one new item each. */
+async function timeWrites(options) {
   let doc = buildList(options.items);
   const base = Automerge.save(doc);
   await write(options.url, base);
@@ -123,34 +155,30 @@ async function main() {
   if (loaded.items.length !== expected) {
     throw new Error(`stored document has ${loaded.items.length} items, not ${expected}`);
   }
-  agent.destroy();
+  return {
+    baseBytes: base.length,
+    bodyBytesMedian: median(bodies),
+    storedBytes: stored.body.length,
+    // Chunks the server reported storing after the first and last timed write
+    // (null for the tutorial's server, which stores one file).
+    firstChunks: chunks[0],
+    lastChunks: chunks[chunks.length - 1],
+    latencies,
+  };
+}
 
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const mean = latencies.reduce((a, b) => a + b, 0) / latencies.length;
-  const tenth = Math.max(1, Math.floor(latencies.length / 10));
-  process.stdout.write(
-    JSON.stringify({
-      items: options.items,
-      mode: options.mode,
-      repetitions: options.repetitions,
-      warmup: options.warmup,
-      baseBytes: base.length,
-      bodyBytesMedian: median(bodies),
-      storedBytes: stored.body.length,
-      // Chunks the server reported storing after the first and last timed write
-      // (null for the tutorial's server, which stores one file).
-      firstChunks: chunks[0],
-      lastChunks: chunks[chunks.length - 1],
-      firstTenthMedianMs: median(latencies.slice(0, tenth)),
-      lastTenthMedianMs: median(latencies.slice(-tenth)),
-      medianMs: percentile(sorted, 0.5),
-      p90Ms: percentile(sorted, 0.9),
-      p99Ms: percentile(sorted, 0.99),
-      meanMs: mean,
-      writesPerSecond: 1000 / mean,
-      latenciesMs: latencies,
-    }),
-  );
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const { items, mode, repetitions, warmup } = options;
+  let report;
+  if (mode === "floor") {
+    report = summarise(await timeMissingReads(options));
+  } else {
+    const { latencies, ...sizes } = await timeWrites(options);
+    report = { ...sizes, ...summarise(latencies) };
+  }
+  agent.destroy();
+  process.stdout.write(JSON.stringify({ items, mode, repetitions, warmup, ...report }));
 }
 
 main().catch((error) => {
