@@ -1,0 +1,314 @@
+// Soak load: browser-app clients editing one list over WebSockets while other
+// clients write many documents over HTTP. Driven by benchmarks/soak.py.
+//
+// Usage:
+//   node --experimental-websocket benchmarks/soak_clients.mjs --url http://127.0.0.1:8000
+//        [--doc ID] [--clients 50] [--docs 200] [--seconds 600] [--edit-every 2000]
+//        [--http-rate 20] [--http-concurrency 4] [--progress-every 10]
+//
+// WebSocket clients: each runs the browser app's own Store and Sync
+// (static/todos/store.js, sync.js) on one list, with its own actor, and every
+// `--edit-every` ms (jittered) adds an item, ticks one or deletes one. Each sent
+// frame is remembered by its digest; when another client receives the same bytes
+// as a push, the delay is one push-latency sample (all clients share this
+// process's clock).
+// HTTP clients: `--docs` documents, each an Automerge document of its own, written
+// round-robin at about `--http-rate` writes per second with `--http-concurrency`
+// requests in flight: one new item per write as `saveIncremental()`, the full
+// `save()` after a 409.
+// Afterwards every client waits until it is saved, and the stored documents are
+// fetched and loaded: an edit is lost if a client's change (counted per actor) or
+// an acknowledged HTTP item is missing from the server's copy.
+// Output: one JSON line per progress interval ({"progress": ...}) and a final
+// {"report": ...}, on stdout.
+import crypto from 'node:crypto';
+
+import * as Automerge from '@automerge/automerge';
+
+import { Store } from '../static/todos/store.js';
+import { Sync } from '../static/todos/sync.js';
+import { todoDocument } from '../static/todos/doc.js';
+
+const DEFAULTS = {
+	url: '',
+	doc: `soak-${crypto.randomBytes(6).toString('hex')}`,
+	clients: 50,
+	docs: 200,
+	seconds: 600,
+	'edit-every': 2000,
+	'http-rate': 20,
+	'http-concurrency': 4,
+	'progress-every': 10,
+};
+const MAX_ITEMS = 300;
+const todos = todoDocument(Automerge);
+
+function parseArgs(argv) {
+	const options = { ...DEFAULTS };
+	for (let i = 0; i < argv.length; i += 2) {
+		const name = argv[i].replace(/^--/, '');
+		if (!(name in DEFAULTS)) throw new Error(`unknown option ${argv[i]}`);
+		options[name] = typeof DEFAULTS[name] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+	}
+	if (!options.url) throw new Error('--url is required');
+	return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const digest = (bytes) => crypto.createHash('sha1').update(bytes).digest('base64');
+const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
+
+/** Storage that keeps nothing: the soak measures the server, not IndexedDB. */
+class NullStorage {
+	async loadChunks() { return []; }
+	async appendChunk() {}
+	async compact() {}
+	async getMeta() { return {}; }
+	async putMeta() {}
+	close() {}
+}
+
+const sent = new Map(); // frame digest -> {at, client}
+const stats = {
+	wsEdits: 0,
+	wsFrames: 0,
+	pushes: 0,
+	unmatchedPushes: 0,
+	httpWrites: 0,
+	httpFallbacks: 0,
+	httpErrors: {},
+	latencies: [],
+	intervalLatencies: [],
+};
+
+/** A WebSocket as a browser's looks to the app, that also times pushes. */
+function socketClass(client) {
+	return class SoakWebSocket extends WebSocket {
+		constructor(url) {
+			super(url, { headers: { origin: options.url } });
+			let closed = false;
+			this.addEventListener('close', () => { closed = true; });
+			// Node 20 fires only `error` when it cannot connect; browsers then fire `close`.
+			this.addEventListener('error', () => setTimeout(() => {
+				if (!closed && this.readyState === WebSocket.CONNECTING) this.dispatchEvent(new Event('close'));
+			}, 0));
+			this.addEventListener('message', (event) => {
+				if (typeof event.data === 'string') return;
+				const origin = sent.get(digest(new Uint8Array(event.data)));
+				if (!origin) {
+					stats.unmatchedPushes += 1;
+				} else if (origin.client !== client) {
+					const ms = performance.now() - origin.at;
+					stats.pushes += 1;
+					stats.latencies.push(ms);
+					stats.intervalLatencies.push(ms);
+				}
+			});
+		}
+
+		send(bytes) {
+			sent.set(digest(bytes), { at: performance.now(), client });
+			stats.wsFrames += 1;
+			super.send(bytes);
+		}
+	};
+}
+
+async function webSocketClient(index) {
+	const store = await new Store({ Automerge, docId: options.doc, create: todos.create, storage: new NullStorage(), compactAfter: Infinity }).open();
+	const sync = new Sync({
+		store,
+		docId: options.doc,
+		initialHeads: todos.initialHeads(),
+		httpBase: `${options.url}/`,
+		wsBase: `${options.url.replace(/^http/, 'ws')}/`,
+		WebSocket: socketClass(index),
+		fetch: globalThis.fetch,
+	});
+	sync.start();
+	return { index, store, sync, made: 0 };
+}
+
+function edit(client) {
+	const doc = client.store.doc;
+	const items = todos.items(doc);
+	const roll = Math.random();
+	let next;
+	if (items.length < 20 || (roll < 0.5 && items.length < MAX_ITEMS)) {
+		next = todos.addItem(doc, `c${client.index}-${client.made}`);
+	} else if (roll < 0.85 || items.length < 20) {
+		const item = items[Math.floor(Math.random() * items.length)];
+		next = todos.setDone(doc, item.id, !item.done);
+	} else {
+		next = todos.removeItem(doc, items[Math.floor(Math.random() * items.length)].id);
+	}
+	if (next !== doc) {
+		client.store.change(() => next);
+		client.made += 1;
+		stats.wsEdits += 1;
+	}
+}
+
+async function editLoop(client, until) {
+	await sleep(Math.random() * options['edit-every']);
+	while (Date.now() < until) {
+		edit(client);
+		await sleep(options['edit-every'] * (0.5 + Math.random()));
+	}
+}
+
+async function post(url, bytes) {
+	try {
+		const response = await fetch(url, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+		await response.arrayBuffer();
+		return response.status;
+	} catch (error) {
+		return `network: ${error.cause?.code || error.message}`;
+	}
+}
+
+async function httpWriters(until) {
+	const docs = Array.from({ length: options.docs }, (_, i) => ({
+		url: `${options.url}/docs/${options.doc}-http-${i}`,
+		doc: Automerge.from({ title: `http ${i}`, items: [] }),
+		acked: [],
+		busy: false,
+		fresh: true,
+	}));
+	let next = 0;
+	let slot = Date.now();
+	const interval = 1000 / options['http-rate'];
+	async function worker() {
+		while (Date.now() < until) {
+			slot += interval;
+			const wait = slot - Date.now();
+			if (wait > 0) await sleep(wait);
+			const target = docs[next++ % docs.length];
+			if (target.busy) continue;
+			target.busy = true;
+			const text = `h-${target.acked.length}-${crypto.randomBytes(3).toString('hex')}`;
+			target.doc = Automerge.change(target.doc, (d) => { d.items.push({ text, done: false }); });
+			let status = await post(target.url, target.fresh ? Automerge.save(target.doc) : Automerge.saveIncremental(target.doc));
+			if (status === 409) {
+				stats.httpFallbacks += 1;
+				status = await post(target.url, Automerge.save(target.doc));
+			}
+			if (status === 200) {
+				target.acked.push(text);
+				target.fresh = false;
+				stats.httpWrites += 1;
+			} else {
+				stats.httpErrors[status] = (stats.httpErrors[status] || 0) + 1;
+				target.fresh = true; // send everything next time
+			}
+			target.busy = false;
+		}
+	}
+	await Promise.all(Array.from({ length: options['http-concurrency'] }, worker));
+	return docs;
+}
+
+function quantile(sorted, q) {
+	if (!sorted.length) return null;
+	return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+function summary(samples) {
+	const sorted = Float64Array.from(samples).sort();
+	return { count: sorted.length, median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.length ? sorted[sorted.length - 1] : null };
+}
+
+async function fetchDoc(url) {
+	const response = await fetch(url);
+	if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`);
+	return Automerge.load(new Uint8Array(await response.arrayBuffer()));
+}
+
+async function waitFor(condition, timeout) {
+	const deadline = Date.now() + timeout;
+	while (!condition() && Date.now() < deadline) await sleep(100);
+	return condition();
+}
+
+async function main() {
+	const started = Date.now();
+	const until = started + options.seconds * 1000;
+	const clients = [];
+	for (let i = 0; i < options.clients; i++) clients.push(await webSocketClient(i));
+	await waitFor(() => clients.every((c) => c.sync.status().state === 'saved'), 60000);
+	const progress = setInterval(() => {
+		const interval = summary(stats.intervalLatencies);
+		stats.intervalLatencies = [];
+		for (const [key, value] of sent) if (performance.now() - value.at > 60000) sent.delete(key);
+		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, states: countStates(clients) } });
+	}, options['progress-every'] * 1000);
+	const [docs] = await Promise.all([httpWriters(until), ...clients.map((c) => editLoop(c, until))]);
+	const editedFor = (Date.now() - started) / 1000;
+	const settled = await waitFor(() => clients.every((c) => !c.sync.status().unsynced), 120000);
+	clearInterval(progress);
+
+	// Lost edits: every change each client made must be in the server's copy.
+	const server = await fetchDoc(`${options.url}/docs/${options.doc}`);
+	const serverCounts = {};
+	for (const change of Automerge.getAllChanges(server)) {
+		const { actor } = Automerge.decodeChange(change);
+		serverCounts[actor] = (serverCounts[actor] || 0) + 1;
+	}
+	let lostWs = 0;
+	for (const client of clients) {
+		const actor = Automerge.getActorId(client.store.doc);
+		const own = Automerge.getAllChanges(client.store.doc).filter((c) => Automerge.decodeChange(c).actor === actor).length;
+		lostWs += Math.max(0, own - (serverCounts[actor] || 0));
+	}
+	const serverHeads = Automerge.getHeads(server).sort().join();
+	await waitFor(() => clients.every((c) => c.store.heads().sort().join() === serverHeads), 30000);
+	const converged = clients.filter((c) => c.store.heads().sort().join() === serverHeads).length;
+	let lostHttp = 0;
+	let httpDocsChecked = 0;
+	for (const target of docs) {
+		if (!target.acked.length) continue;
+		const stored = new Set(todos.items(await fetchDoc(target.url)).map((item) => item.text));
+		lostHttp += target.acked.filter((text) => !stored.has(text)).length;
+		httpDocsChecked += 1;
+	}
+	for (const client of clients) client.sync.stop();
+	say({
+		report: {
+			doc: options.doc,
+			clients: options.clients,
+			docs: options.docs,
+			editedSeconds: editedFor,
+			wsEdits: stats.wsEdits,
+			wsFrames: stats.wsFrames,
+			httpWrites: stats.httpWrites,
+			httpFallbacks: stats.httpFallbacks,
+			httpErrors: stats.httpErrors,
+			pushLatency: summary(stats.latencies),
+			unmatchedPushes: stats.unmatchedPushes,
+			settled,
+			converged,
+			serverChanges: Object.values(serverCounts).reduce((a, b) => a + b, 0),
+			serverItems: todos.items(server).length,
+			lostWebSocketEdits: lostWs,
+			lostHttpEdits: lostHttp,
+			httpDocsChecked,
+			states: countStates(clients),
+		},
+	});
+	process.exit(0);
+}
+
+function countStates(clients) {
+	const counts = {};
+	for (const client of clients) {
+		const state = client.sync.status().state;
+		counts[state] = (counts[state] || 0) + 1;
+	}
+	return counts;
+}
+
+main().catch((error) => {
+	console.error(error);
+	process.exit(1);
+});
