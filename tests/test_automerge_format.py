@@ -1199,3 +1199,21 @@ def test_error_messages_name_offsets():
             parse_chunks(data)
         assert re.search(r"at offset \d+", str(info.value))
         assert isinstance(info.value.offset, int)
+
+
+def test_runs_kept_in_memory_are_limited():
+    from todos.automerge_format.encodings import (
+        decode_boolean,
+        decode_int_rle,
+        decode_string_rle,
+    )
+
+    literal = write_sleb(-1000) + b"\x01" * 1000
+    with pytest.raises(LimitError, match="max_runs=999"):
+        decode_int_rle(literal, max_runs=999)
+    assert decode_int_rle(literal, max_runs=1000).rows == 1000
+    assert decode_int_rle(literal, keep=False, max_runs=1).rows == 1000
+    with pytest.raises(LimitError, match="max_runs=10"):
+        decode_string_rle(write_sleb(-20) + b"\x00" * 20, max_runs=10)
+    with pytest.raises(LimitError, match="max_runs=10"):
+        decode_boolean(b"\x01" * 20, max_runs=10)

@@ -139,13 +139,21 @@ def max_document_bytes():
     return settings.TODOS_MAX_DOCUMENT_BYTES
 
 
+RUN_BYTES = 64  # memory the reader spends on each run it keeps (a tuple in a list)
+
+
 def upload_limits():
-    """Parsing limits for one upload, derived from the document size limit."""
-    limit = max_document_bytes()
+    """Parsing limits for one upload, derived from the document size limit.
+
+    The reader's memory is bounded by the inflated bytes plus the runs it keeps,
+    so both limits are set to spend about the same: four times the document limit.
+    """
+    inflated = max(4 * max_document_bytes(), 1024 * 1024)
     return Limits(
         max_chunks=10_000,
         max_changes=1_000_000,
-        max_inflated_bytes=max(4 * limit, 1024 * 1024),
+        max_inflated_bytes=inflated,
+        max_runs=inflated // RUN_BYTES,
     )
 
 

@@ -166,20 +166,27 @@ def _fail(column: Column, names: dict, reason: str, rel: int | None = 0, cls=Non
     return cls(f"{where}: {reason}", column.offset + (rel or 0))
 
 
-def _decode_one(column: Column, names: dict, keep: bool):
-    """Decode one column's data according to its type."""
+def _decode_one(column: Column, names: dict, keep: bool, budget: Budget):
+    """Decode one column's data according to its type, keeping runs in budget."""
     col_type = column.column_type
     keep = keep or col_type in _KEEP_TYPES
+    room = budget.runs_left()
     try:
         if col_type == BOOLEAN:
-            return decode_boolean(column.data)
-        if col_type == VALUE:
+            found = decode_boolean(column.data, max_runs=room)
+        elif col_type == VALUE:
             return Decoded(0, 0, None)
-        if col_type == STRING:
-            return decode_string_rle(column.data, keep=keep)
-        return decode_int_rle(column.data, delta=col_type == DELTA, keep=keep)
+        elif col_type == STRING:
+            found = decode_string_rle(column.data, keep=keep, max_runs=room)
+        else:
+            found = decode_int_rle(
+                column.data, delta=col_type == DELTA, keep=keep, max_runs=room
+            )
     except FormatError as exc:
         raise _fail(column, names, exc.reason, exc.offset, type(exc)) from exc
+    if found.runs is not None:
+        budget.add_runs(len(found.runs))
+    return found
 
 
 def decode_column_set(
@@ -212,7 +219,7 @@ def decode_column_set(
         col_type = column.column_type
         if col_type == VALUE and spec - 1 not in decoded:
             raise _fail(column, names, "value column without its metadata column")
-        found = _decode_one(column, names, keep is None or spec in keep)
+        found = _decode_one(column, names, keep is None or spec in keep, budget)
         decoded[spec] = found
         if col_type == GROUP:
             total = sum(n * v for n, v in found.runs if v)

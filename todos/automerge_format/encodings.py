@@ -16,7 +16,7 @@ run becomes one pair per value. Nothing is expanded per row unless asked for, so
 a run that claims 2**60 rows costs no more memory than one that claims 2.
 """
 
-from .errors import FormatError, TruncatedError
+from .errors import FormatError, LimitError, TruncatedError
 from .leb128 import I64_MAX, I64_MIN, read_sleb, read_uleb
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 Runs = list[tuple[int, object]]
+NO_LIMIT = 1 << 62
 
 
 def read_string(buf: bytes, pos: int) -> tuple[str, int]:
@@ -75,18 +76,26 @@ def _check_literal(count: int, remaining: int, start: int) -> None:
         )
 
 
+def _check_room(runs: Runs, new: int, max_runs: int, start: int) -> None:
+    if len(runs) + new > max_runs:
+        raise LimitError(f"more than max_runs={max_runs} runs to keep in memory", start)
+
+
 def _delta_overflow(total: int, start: int) -> FormatError:
     return FormatError(
         f"delta-encoded values leave the 64-bit range (reach {total})", start
     )
 
 
-def decode_int_rle(buf: bytes, *, delta: bool = False, keep: bool = True) -> Decoded:
+def decode_int_rle(
+    buf: bytes, *, delta: bool = False, keep: bool = True, max_runs: int = NO_LIMIT
+) -> Decoded:
     """Decode a run-length encoded column of LEB128 integers.
 
     Values are unsigned, or signed deltas if ``delta`` (whose running total must
-    stay in the signed 64-bit range). Runs are kept only if ``keep``. This is the
-    hot loop of the reader, so one- and two-byte numbers are decoded inline.
+    stay in the signed 64-bit range). Runs are kept only if ``keep``, at most
+    ``max_runs`` of them (LimitError beyond). This is the hot loop of the reader,
+    so one- and two-byte numbers are decoded inline.
     """
     read_value = read_sleb if delta else read_uleb
     runs: Runs | None = [] if keep else None
@@ -108,6 +117,8 @@ def decode_int_rle(buf: bytes, *, delta: bool = False, keep: bool = True) -> Dec
                 pos += 1
             else:
                 count, pos = read_sleb(buf, pos)
+            if keep:
+                _check_room(runs, -count if count < 0 else 1, max_runs, start)
             if count > 0:
                 byte = buf[pos]
                 if byte < 0x80:
@@ -188,8 +199,13 @@ def decode_int_rle(buf: bytes, *, delta: bool = False, keep: bool = True) -> Dec
     return Decoded(rows, nulls, runs, low, top)
 
 
-def decode_string_rle(buf: bytes, *, keep: bool = True) -> Decoded:
-    """Decode a run-length encoded column of length-prefixed UTF-8 strings."""
+def decode_string_rle(
+    buf: bytes, *, keep: bool = True, max_runs: int = NO_LIMIT
+) -> Decoded:
+    """Decode a run-length encoded column of length-prefixed UTF-8 strings.
+
+    Runs are kept only if ``keep``, at most ``max_runs`` of them.
+    """
     runs: Runs | None = [] if keep else None
     rows = nulls = 0
     pos = 0
@@ -197,6 +213,8 @@ def decode_string_rle(buf: bytes, *, keep: bool = True) -> Decoded:
     while pos < end:
         start = pos
         count, pos = read_sleb(buf, pos)
+        if keep:
+            _check_room(runs, -count if count < 0 else 1, max_runs, start)
         if count > 0:
             value, pos = read_string(buf, pos)
             rows += count
@@ -218,10 +236,11 @@ def decode_string_rle(buf: bytes, *, keep: bool = True) -> Decoded:
     return Decoded(rows, nulls, runs)
 
 
-def decode_boolean(buf: bytes) -> Decoded:
+def decode_boolean(buf: bytes, *, max_runs: int = NO_LIMIT) -> Decoded:
     """Decode a boolean column: alternating run lengths of false, true, false...
 
-    ``runs`` holds ``(count, value)`` pairs, starting with false.
+    ``runs`` holds ``(count, value)`` pairs, starting with false; at most
+    ``max_runs`` of them.
     """
     runs: Runs = []
     rows = 0
@@ -229,6 +248,7 @@ def decode_boolean(buf: bytes) -> Decoded:
     pos = 0
     end = len(buf)
     while pos < end:
+        _check_room(runs, 1, max_runs, pos)
         count, pos = read_uleb(buf, pos)
         value = not value
         runs.append((count, value))

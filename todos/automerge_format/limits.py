@@ -24,12 +24,17 @@ class Limits:
       and compressed document columns), over the whole input.
     - ``max_ops``: rows declared by op columns, and entries of grouped columns
       (predecessors, successors, dependencies), over the whole input.
+    - ``max_runs``: runs the reader keeps in memory to cross-check columns (a
+      literal run keeps one per value), over the whole input. Each costs about
+      64 bytes, so this bounds the reader's memory where ``max_inflated_bytes``
+      alone would allow about 64 bytes per inflated byte.
     """
 
     max_chunks: int = 10_000
     max_changes: int = 1_000_000
     max_inflated_bytes: int = 64 * 1024 * 1024
     max_ops: int = 10_000_000
+    max_runs: int = 1_000_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -38,7 +43,7 @@ DEFAULT_LIMITS = Limits()
 class Budget:
     """What one ``parse_chunks`` call has used of its ``Limits`` so far."""
 
-    __slots__ = ("limits", "chunks", "changes", "inflated", "ops")
+    __slots__ = ("limits", "chunks", "changes", "inflated", "ops", "runs")
 
     def __init__(self, limits: Limits):
         self.limits = limits
@@ -46,6 +51,15 @@ class Budget:
         self.changes = 0
         self.inflated = 0
         self.ops = 0
+        self.runs = 0
+
+    def runs_left(self) -> int:
+        """How many more runs may be kept in memory."""
+        return self.limits.max_runs - self.runs
+
+    def add_runs(self, count: int) -> None:
+        """Count ``count`` more kept runs (checked as they are decoded)."""
+        self.runs += count
 
     def add_chunk(self, offset: int) -> None:
         """Count one more chunk, starting at ``offset``."""
