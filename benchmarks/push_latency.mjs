@@ -123,6 +123,7 @@ class Listener {
       loaded = resolve;
     });
     this.socket = await openSocket(this.url, doc, (data) => {
+      if (typeof data === "string") return; // {"type": "update", ...} after a push
       this.doc = Automerge.loadIncremental(this.doc, new Uint8Array(data));
       loaded();
       if (this.onItems) this.onItems(this.doc.items.length);

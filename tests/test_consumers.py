@@ -74,8 +74,10 @@ async def test_write_is_pushed_to_others_but_not_back_to_the_writer(case):
 
     await writer.send_to(bytes_data=case["a1"])
 
-    assert (await writer.receive_json_from())["type"] == "ack"
+    ack = await writer.receive_json_from()
+    assert ack["type"] == "ack"
     assert await reader.receive_from() == case["a1"]
+    assert await reader.receive_json_from() == {"type": "update", "heads": ack["heads"]}
     assert await writer.receive_nothing(timeout=0.2)
     await writer.disconnect()
     await reader.disconnect()

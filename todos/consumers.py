@@ -3,7 +3,8 @@
 On connect the server sends the stored document as one binary frame. Binary frames
 from the client are uploads, merged by the same service as HTTP writes and answered
 with a JSON acknowledgement; every committed write, from here or over HTTP, is
-pushed to the document's other sockets as a binary frame.
+pushed to the document's other sockets as a binary frame, followed by a text frame
+``{"type": "update", "heads": [...]}`` naming the heads now stored.
 """
 
 import json
@@ -47,9 +48,17 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "ack", **result.as_json()}))
 
     async def doc_updated(self, event):
-        """A committed write's new bytes: pass them on unless this socket sent them."""
+        """A committed write's new bytes: pass them on unless this socket sent them.
+
+        The text frame after them names the stored heads, so a socket that only
+        listens (and so gets no acknowledgements) can still notice a push it
+        missed, for example one that a full channel layer dropped.
+        """
         if event["sender"] != self.channel_name:
             await self.send(bytes_data=event["data"])
+            await self.send(
+                text_data=json.dumps({"type": "update", "heads": event["heads"]})
+            )
 
     async def send_error(self, message, status=400):
         """Report a refused frame; the connection stays open."""

@@ -54,7 +54,8 @@ function watch({ url, frames }) {
   socket.onopen = () => console.log(`connected to ${url}`);
   socket.onmessage = (event) => {
     if (typeof event.data === "string") {
-      console.log(`the server says: ${event.data}`);
+      // {"type": "update", "heads": [...]} follows each push; we need no more.
+      if (JSON.parse(event.data).type !== "update") console.log(`the server says: ${event.data}`);
       return;
     }
     const bytes = new Uint8Array(event.data);

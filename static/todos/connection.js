@@ -10,10 +10,10 @@
  * and jitter. Whether the server was reachable at the last try is `online`.
  *
  * What is uploaded and what frames mean is sync.js's business; it hears of this
- * module through three hooks: `received(bytes, complete)` for the server's bytes
- * (`complete` when they are the whole stored document), `reachable(bySocket)`
- * when the server answers after a disconnection, `changed()` when `online` may
- * have changed.
+ * module through four hooks: `received(bytes, complete)` for the server's bytes
+ * (`complete` when they are the whole stored document), `updated(heads)` for the
+ * heads the server names after each push, `reachable(bySocket)` when the server
+ * answers after a disconnection, `changed()` when `online` may have changed.
  */
 
 import { Timers } from './timers.js';
@@ -40,7 +40,7 @@ export class Connection {
 	 * @param {string} options.wsUrl The document's WebSocket URL.
 	 * @param {function} [options.WebSocket] The WebSocket constructor (none: HTTP only).
 	 * @param {function} options.fetch The fetch function.
-	 * @param {object} options.hooks `{received, reachable, changed}`, see above.
+	 * @param {object} options.hooks `{received, updated, reachable, changed}`, see above.
 	 * @param {object} [options.timing] Overrides of `{retryMin, retryMax, ackTimeout}` (ms).
 	 */
 	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {} }) {
@@ -281,6 +281,8 @@ export class Connection {
 			this.settlePending((pending) => pending.resolve(message));
 		} else if (message.type === 'error') {
 			this.settlePending((pending) => pending.reject(new UploadRefused(message.status || 400, message.error || 'refused')));
+		} else if (message.type === 'update') {
+			this.hooks.updated(message.heads);
 		}
 	}
 

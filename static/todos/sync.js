@@ -57,6 +57,7 @@ export class Sync {
 			timing,
 			hooks: {
 				received: (bytes, complete) => this.mergeFromServer(bytes, complete),
+				updated: (heads) => this.serverUpdated(heads),
 				reachable: (bySocket) => this.reachable(bySocket),
 				changed: () => this.emit(),
 			},
@@ -283,6 +284,13 @@ export class Sync {
 	}
 
 	// We may have missed a push: give it a moment to arrive, then fetch everything.
+	/** The server's heads after a push: if we lack some, a push was missed. */
+	serverUpdated(heads) {
+		if (Array.isArray(heads) && !this.store.hasHeads(heads)) {
+			this.scheduleResync(heads);
+		}
+	}
+
 	scheduleResync(heads) {
 		if (this.timers.has('resync')) {
 			return;

@@ -74,6 +74,19 @@ export class FakeServer {
 		}
 	}
 
+	/** Send a write's new bytes, then its heads, to every socket but the writer's. */
+	push(result, writer) {
+		if (!result.pushed || this.dropPushes) {
+			return;
+		}
+		for (const socket of this.sockets) {
+			if (socket !== writer) {
+				socket.deliver(result.pushed.slice().buffer);
+				socket.deliver(JSON.stringify({ type: 'update', heads: result.body.heads }));
+			}
+		}
+	}
+
 	/** A WebSocket class connected to this server. */
 	get WebSocket() {
 		const server = this;
@@ -101,13 +114,7 @@ export class FakeServer {
 				setTimeout(() => {
 					const answer = result.status === 200 ? { type: 'ack', ...result.body } : { type: 'error', status: result.status, error: result.body.error };
 					this.deliver(JSON.stringify(answer));
-					if (result.pushed && !server.dropPushes) {
-						for (const socket of server.sockets) {
-							if (socket !== this) {
-								socket.deliver(result.pushed.slice().buffer);
-							}
-						}
-					}
+					server.push(result, this);
 				}, 1);
 			}
 
@@ -138,11 +145,7 @@ export class FakeServer {
 				return stored ? response(200, stored) : response(404, { error: 'No document' });
 			}
 			const result = this.write(new Uint8Array(options.body));
-			if (result.pushed && !this.dropPushes) {
-				for (const socket of this.sockets) {
-					socket.deliver(result.pushed.slice().buffer);
-				}
-			}
+			this.push(result, null);
 			return response(result.status, result.body);
 		};
 	}

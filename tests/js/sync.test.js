@@ -146,6 +146,22 @@ describe('over the WebSocket', () => {
 		assert.deepEqual(texts(b), ['dropped push', 'first', 'from b']);
 	});
 
+	test('a device that only listens notices a missed push from the next update', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const b = await device(server);
+		const listener = await device(server);
+		a.add('first');
+		await waitFor(() => texts(listener).length === 1 && texts(b).length === 1);
+		server.dropPushes = true;
+		a.add('dropped push');
+		await waitFor(() => serverTexts(server).length === 2);
+		server.dropPushes = false;
+		b.add('from b'); // concurrent with the dropped change: needs nothing of it
+		await waitFor(() => texts(listener).length === 3, 2000, 'the listener to resync');
+		assert.deepEqual(texts(listener), ['dropped push', 'first', 'from b']);
+	});
+
 	test('the server copy is compacted by an upload of save() when it grows', async () => {
 		const server = new FakeServer();
 		const a = await device(server);

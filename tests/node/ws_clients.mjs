@@ -167,6 +167,7 @@ class Client {
       fallbacks: 0,
       pushes: 0,
       droppedPushes: 0,
+      updateGaps: 0,
       acksBehind: 0,
       resyncs: { ack: 0, timeout: 0 },
       unexpectedCloses: [],
@@ -184,7 +185,9 @@ class Client {
     let awaitingInitial = true;
     socket.onmessage = (event) => {
       if (typeof event.data === "string") {
-        this.onReply(JSON.parse(event.data));
+        const message = JSON.parse(event.data);
+        if (message.type === "update") this.onUpdate(message.heads);
+        else this.onReply(message);
       } else if (awaitingInitial) {
         awaitingInitial = false;
         initial.resolve(new Uint8Array(event.data));
@@ -230,6 +233,12 @@ class Client {
     // Edits are uploaded as they are made, so everything unsaved came from the server.
     Automerge.saveIncremental(this.doc);
     this.notify();
+  }
+
+  /** The server's heads after a push: resync if we lack some (a missed push). */
+  onUpdate(heads) {
+    if (this.deaf) return;
+    if (!Automerge.hasHeads(this.doc, heads)) this.stats.updateGaps++;
   }
 
   onReply(reply) {
