@@ -15,12 +15,8 @@
 // previous one; keep --gap above automerge-repo's 100 ms sync throttle
 // (DocSynchronizer.syncDebounceRate), so that the throttle adds no wait.
 //
-// The packages are looked up as usual (the project's node_modules), or under
-// $AUTOMERGE_REPO_NODE_MODULES/node_modules when that variable names a directory.
+// The automerge-repo packages are the project's pinned devDependencies.
 // Prints the same JSON object as push_latency.mjs.
-import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 
 const DEFAULTS = {
   url: "",
@@ -31,16 +27,9 @@ const DEFAULTS = {
   "arrival-timeout": "30000",
 };
 
-/** Import a package from the project, or from $AUTOMERGE_REPO_NODE_MODULES. */
-async function importPackage(name) {
-  const root = process.env.AUTOMERGE_REPO_NODE_MODULES;
-  if (!root) return import(name);
-  const require = createRequire(path.join(path.resolve(root), "package.json"));
-  return import(pathToFileURL(require.resolve(name)).href);
-}
 
-const { Repo } = await importPackage("@automerge/automerge-repo");
-const { BrowserWebSocketClientAdapter } = await importPackage(
+const { Repo } = await import("@automerge/automerge-repo");
+const { BrowserWebSocketClientAdapter } = await import(
   "@automerge/automerge-repo-network-websocket",
 );
 

@@ -19,8 +19,8 @@ rotating their order, and prints a Markdown report (machine, load, table):
   clients doing the same.
 
 Servers come from ``tests/live.py`` (PostgreSQL and Redis at TEST_DATABASE_URL and
-TEST_REDIS_URL, as for the tests). The npm packages are looked up in the project's
-node_modules, or under $AUTOMERGE_REPO_NODE_MODULES/node_modules. Every client
+TEST_REDIS_URL, as for the tests). The automerge-repo npm packages are the project's
+pinned devDependencies (``make setup`` installs them). Every client
 runs in one Node process on the same machine as the servers, so the figures
 include the clients' own work (applying each change), for both systems alike.
 """
@@ -51,14 +51,9 @@ SYSTEMS = {
 SYNC_SERVER = "@automerge/automerge-repo-sync-server"
 
 
-def node_modules_root():
-    """The directory whose node_modules holds the automerge-repo packages."""
-    return Path(os.environ.get("AUTOMERGE_REPO_NODE_MODULES") or ROOT)
-
-
 def npm_version(name):
     """The installed version of an npm package, or "?"."""
-    package = node_modules_root() / "node_modules" / name / "package.json"
+    package = ROOT / "node_modules" / name / "package.json"
     try:
         return json.loads(package.read_text())["version"]
     except (OSError, ValueError, KeyError):
@@ -76,7 +71,7 @@ class SyncServer:
     def __init__(self, directory):
         self.port = live.free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
-        script = node_modules_root() / "node_modules" / SYNC_SERVER / "src" / "index.js"
+        script = ROOT / "node_modules" / SYNC_SERVER / "src" / "index.js"
         if not script.exists():
             raise SystemExit(f"{script} is missing: npm install {SYNC_SERVER}")
         data = directory / "data"
