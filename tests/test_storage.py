@@ -394,3 +394,26 @@ def test_changes_after_a_vouched_dependency_take_the_fast_path(case, monkeypatch
 
     assert calls == []
     assert items(stored()) == ["eggs", "milk"]
+
+
+def test_appending_changes_never_reads_the_stored_chunks(case):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["b1"])
+
+    with CaptureQueriesContext(connection) as captured:
+        storage.write_document(DOC, case["a1"] + case["a2"])
+
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    assert reads and not any('FROM "todos_chunk"' in sql for sql in reads)
+
+
+def test_the_etag_of_appended_chunks_matches_a_fresh_read(case):
+    storage.write_document(DOC, case["base"])
+    storage.write_document(DOC, case["a1"])
+    result = storage.write_document(DOC, case["b1"])
+
+    assert result.etag == storage.read_document(DOC).etag
+    assert result.heads == storage.document_heads(DOC)

@@ -32,7 +32,13 @@ class Document(models.Model):
     clock = models.JSONField(
         default=dict, help_text="Actor (hex) -> highest sequence number stored."
     )
+    heads = models.JSONField(
+        default=list, help_text="Hashes (hex) of the changes nothing stored depends on."
+    )
     etag = models.CharField(max_length=64, blank=True)
+    next_position = models.PositiveIntegerField(
+        default=0, help_text="The position the next appended chunk takes."
+    )
     # A summary of the decoded document, for the admin's list and search. Writes
     # never decode (they stay proportional to the upload), so it is refreshed
     # when the admin, the JSON view or inspect_doc decodes the document

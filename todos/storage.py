@@ -12,6 +12,7 @@ only when every change it depends on is stored or arrives in the same upload, so
 stored chunks always concatenate to a document that ``Automerge.load`` accepts.
 """
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -227,8 +228,12 @@ def notify_update(result, sender=None):
 
 def lock_document(doc_id):
     """Fetch (creating if needed) and lock the document row for this transaction."""
-    Document.objects.get_or_create(doc_id=doc_id)
-    return Document.objects.select_for_update().get(doc_id=doc_id)
+    locked = Document.objects.select_for_update()
+    document = locked.filter(doc_id=doc_id).first()
+    if document is None:
+        Document.objects.get_or_create(doc_id=doc_id)
+        document = locked.get(doc_id=doc_id)
+    return document
 
 
 def check_with_reference(data):
@@ -247,14 +252,25 @@ class _Merge:
     def __init__(self, document, incoming):
         self.document = document
         self.incoming = incoming
-        self.stored = list(
-            Chunk.objects.filter(document=document).defer("data").order_by("position")
-        )
         self.clock = dict(document.clock)
         self.kept = []  # (parsed chunk, position or None) to insert
         self.dropped = set()  # positions of stored chunks to delete
         self.self_contained_bytes = b""
         self.histories = {}  # hash (hex) -> history clock or None, to remember
+
+    @functools.cached_property
+    def stored(self):
+        """The stored chunks' rows, without their bytes; read only when needed.
+
+        An upload of changes alone never needs them: the document row's clock,
+        heads and counts are enough, so such a write costs the same whatever the
+        number of stored chunks.
+        """
+        return list(
+            Chunk.objects.filter(document=self.document)
+            .defer("data")
+            .order_by("position")
+        )
 
     def plan(self):
         """Decide what to add and drop; raise MissingDependencies if it can't merge."""
@@ -436,10 +452,11 @@ class _Merge:
     def apply(self):
         """Write the plan; return the WriteResult (pushes are sent after commit)."""
         document = self.document
-        if not self.kept and self.stored:
-            return self._result(self.stored, changed=False)
+        if not self.kept and document.chunk_count:
+            return self._result(changed=False)
+        appending = not self.dropped and all(c.kind == "change" for c, _ in self.kept)
         Chunk.objects.filter(document=document, position__in=self.dropped).delete()
-        next_position = max((c.position for c in self.stored), default=-1) + 1
+        next_position = document.next_position
         new_rows = []
         for chunk, position in self.kept:
             if position is None:
@@ -453,34 +470,50 @@ class _Merge:
             ],
             ignore_conflicts=True,
         )
-        rows = [c for c in self.stored if c.position not in self.dropped] + new_rows
-        rows.sort(key=lambda c: c.position)
-        size = sum(c.size for c in rows)
-        if size > max_document_bytes():
+        if appending:
+            self._append_summary(new_rows)
+        else:
+            rows = [c for c in self.stored if c.position not in self.dropped]
+            self._summarise(sorted(rows + new_rows, key=lambda c: c.position))
+        if document.size > max_document_bytes():
             raise TooLarge(
-                f"Storing this upload would make the document {size} bytes; the "
-                f"limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
+                f"Storing this upload would make the document {document.size} bytes; "
+                f"the limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
             )
         new_changes = _change_total(self.clock) - _change_total(document.clock)
-        document.size = size
-        document.chunk_count = len(rows)
         document.change_count = _change_total(self.clock)
         document.clock = self.clock
-        document.etag = etag_of(row.digest for row in rows)
+        document.next_position = next_position
         document.save(update_fields=[*WRITTEN_FIELDS, "updated_at"])
         new_bytes = b"".join(c.raw for c, _ in self.kept) if new_changes else b""
-        return self._result(
-            rows, changed=True, new_bytes=new_bytes, new_changes=new_changes
-        )
+        return self._result(changed=True, new_bytes=new_bytes, new_changes=new_changes)
 
-    def _result(self, rows, changed, new_bytes=b"", new_changes=0):
+    def _append_summary(self, new_rows):
+        """Update the document's summary for chunks appended after all the others."""
+        document = self.document
+        depended = {dep for row in new_rows for dep in row.deps}
+        added = {row.heads[0][0] for row in new_rows}
+        document.heads = sorted((set(document.heads) | added) - depended)
+        document.size += sum(row.size for row in new_rows)
+        document.chunk_count += len(new_rows)
+        document.etag = etag_of((row.digest for row in new_rows), document.etag)
+
+    def _summarise(self, rows):
+        """Recompute the document's summary from all of its chunk rows."""
+        document = self.document
+        document.heads = _heads(rows)
+        document.size = sum(row.size for row in rows)
+        document.chunk_count = len(rows)
+        document.etag = etag_of(row.digest for row in rows)
+
+    def _result(self, changed, new_bytes=b"", new_changes=0):
         document = self.document
         return WriteResult(
             doc_id=document.doc_id,
             changed=changed,
             new_bytes=new_bytes,
             new_changes=new_changes,
-            heads=_heads(rows),
+            heads=list(document.heads),
             clock=dict(document.clock),
             size=document.size,
             chunk_count=document.chunk_count,
@@ -488,12 +521,20 @@ class _Merge:
         )
 
 
-WRITTEN_FIELDS = ["size", "chunk_count", "change_count", "clock", "etag"]
+WRITTEN_FIELDS = [
+    "size",
+    "chunk_count",
+    "change_count",
+    "clock",
+    "heads",
+    "etag",
+    "next_position",
+]
 
 
 def document_heads(doc_id):
     """The heads (hex change hashes) of the stored document, sorted."""
-    return _heads(Chunk.objects.filter(document_id=doc_id).defer("data"))
+    return list(Document.objects.get(doc_id=doc_id).heads)
 
 
 def _chunk_row(document, chunk, position):
@@ -675,9 +716,12 @@ def _holds(kind, clock, other):
     return _contains(clock, other) if kind == "document" else not other
 
 
-def etag_of(chunk_digests):
-    """A validator for the stored bytes: a hash of the chunks' digests, in order."""
-    digest = hashlib.sha256()
+def etag_of(chunk_digests, etag=""):
+    """A validator for the stored bytes: the chunks' digests folded in order.
+
+    Folding one digest at a time lets a write that appends chunks extend the
+    stored ETag (pass it as ``etag``) and still agree with a fold of them all.
+    """
     for chunk_digest in chunk_digests:
-        digest.update(chunk_digest.encode())
-    return digest.hexdigest()[:32]
+        etag = hashlib.sha256(f"{etag}:{chunk_digest}".encode()).hexdigest()[:32]
+    return etag
