@@ -12,6 +12,11 @@ edits and HTTP writes), push latency (median, p99 over every push every other
 client received), server memory over time, and lost edits (changes a client made
 that the server's copy lacks, and acknowledged HTTP items missing from theirs).
 Figures go to ``docs/benchmarks.md`` by hand; this is not a test.
+
+The default load (each client edits every 6 s, so about 8 edits a second on the
+list, each pushed to 49 sockets; 10 HTTP writes a second) is one that one Daphne
+process keeps up with on a shared 2-core machine; with ``--edit-every 2000`` it
+fell behind (push latency grew without bound), see ``docs/benchmarks.md``.
 """
 
 import argparse
@@ -40,8 +45,8 @@ def parse_args():
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--docs", type=int, default=200)
-    parser.add_argument("--edit-every", type=int, default=2000, help="ms per client")
-    parser.add_argument("--http-rate", type=float, default=20, help="writes/s")
+    parser.add_argument("--edit-every", type=int, default=6000, help="ms per client")
+    parser.add_argument("--http-rate", type=float, default=10, help="writes/s")
     parser.add_argument("--http-concurrency", type=int, default=4)
     parser.add_argument("--sample-every", type=float, default=10, help="seconds")
     parser.add_argument("--database-url", help="PostgreSQL (default: SQLite)")
