@@ -19,7 +19,12 @@ import automerge  # noqa: E402
 __all__ = ["DecodeError", "load_error", "to_python"]
 
 _stderr_lock = threading.Lock()
-_PANIC_LINE_PREFIXES = ("thread '", "note: run with `RUST_BACKTRACE", "stack backtrace")
+_PANIC_LINE_PREFIXES = (
+    "thread '",
+    "note: run with `RUST_BACKTRACE",
+    "note: Some details are omitted",  # the trailer when RUST_BACKTRACE=1
+    "stack backtrace",
+)
 
 
 class DecodeError(Exception):
