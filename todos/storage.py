@@ -190,12 +190,11 @@ def write_document(doc_id, body, sender=None):
     """
     check_doc_id(doc_id)
     incoming = parse_upload(body)
+    check_with_reference(self_contained_part(incoming))  # before the lock: slow
     with transaction.atomic():
         document = lock_document(doc_id)
         merge = _Merge(document, incoming)
         merge.plan()
-        if merge.self_contained_bytes:
-            check_with_reference(merge.self_contained_bytes)
         result = merge.apply()
         if result.new_changes:
             transaction.on_commit(lambda: notify_update(result, sender))
@@ -236,8 +235,25 @@ def lock_document(doc_id):
     return document
 
 
+def self_contained_part(chunks):
+    """The bytes of an upload that the independent reader can load on their own.
+
+    A document chunk is complete by itself, and so are changes that depend only on
+    each other. A change that extends stored history is checked by our own parser
+    (framing, checksum, columns) and by the history rules of ``_Merge``.
+    """
+    parts = [c.raw for c in chunks if c.kind == "document"]
+    changes = [c for c in chunks if c.kind == "change"]
+    hashes = {c.hash for c in changes}
+    if changes and all(d in hashes for c in changes for d in c.deps):
+        parts.extend(c.raw for c in _Merge._topological(changes))
+    return b"".join(parts)
+
+
 def check_with_reference(data):
     """Load ``data`` with the independent ``automerge`` package; BadUpload if not."""
+    if not data:
+        return
     error = reference.load_error(data)
     if error:
         raise BadUpload(
@@ -255,7 +271,6 @@ class _Merge:
         self.clock = dict(document.clock)
         self.kept = []  # (parsed chunk, position or None) to insert
         self.dropped = set()  # positions of stored chunks to delete
-        self.self_contained_bytes = b""
         self.histories = {}  # hash (hex) -> history clock or None, to remember
 
     @functools.cached_property
@@ -283,7 +298,6 @@ class _Merge:
         for change in new_changes:
             self.kept.append((change, None))
             _advance(self.clock, change.actor.hex(), change.seq)
-        self._plan_reference_check(new_changes)
 
     def _plan_document(self, chunk):
         """Keep a document chunk unless one chunk already holds it or it adds nothing.
@@ -435,19 +449,6 @@ class _Merge:
                 )
             pending = remaining
         return ordered
-
-    def _plan_reference_check(self, new_changes):
-        """Pick the bytes the independent reader can check on their own.
-
-        A document chunk is complete by itself; changes are when they depend only
-        on each other. A change that extends stored history is checked by our own
-        parser (framing, checksum, columns) and the dependency rule above.
-        """
-        parts = [c.raw for c, _ in self.kept if c.kind == "document"]
-        hashes = {c.hash for c in new_changes}
-        if new_changes and all(d in hashes for c in new_changes for d in c.deps):
-            parts.extend(c.raw for c in self._topological(new_changes))
-        self.self_contained_bytes = b"".join(parts)
 
     def apply(self):
         """Write the plan; return the WriteResult (pushes are sent after commit)."""
