@@ -20,8 +20,11 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# `npm install` honours the pinned package-lock.json. (`npm ci` refuses this lock file:
+# npm 11 leaves cbor-extract's optional per-platform packages out of it, then reports
+# the lock as out of sync.)
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 run: setup
