@@ -20,21 +20,11 @@
 // per-edit latencies to the last listener and the writer's time to its
 // acknowledgement, each as median, p99, mean and max in milliseconds, and the
 // per-socket latencies split by listener URL.
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 
 import * as Automerge from "@automerge/automerge";
+import { ensureWebSocket } from "../tests/node/websocket.mjs";
 
-if (typeof WebSocket === "undefined") {
-  // Node 20 has its WebSocket client behind a flag (Node 22 enables it by default).
-  const args = ["--experimental-websocket", "--no-warnings", ...process.execArgv];
-  const child = spawnSync(
-    process.execPath,
-    [...args, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    { stdio: "inherit" },
-  );
-  process.exit(child.status ?? 1);
-}
+ensureWebSocket(import.meta.url);
 
 const DEFAULTS = {
   "writer-url": "",

@@ -45,21 +45,11 @@
 // socket, connects every client, then starts every writer at the same moment. The
 // report is one JSON object on stdout; the exit status is 0 unless the script
 // itself failed (the caller judges the report).
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 
 import * as Automerge from "@automerge/automerge";
+import { ensureWebSocket } from "./websocket.mjs";
 
-if (typeof WebSocket === "undefined") {
-  // Node 20 has its WebSocket client behind a flag (Node 22 enables it by default).
-  const args = ["--experimental-websocket", "--no-warnings", ...process.execArgv];
-  const child = spawnSync(
-    process.execPath,
-    [...args, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
-    { stdio: "inherit" },
-  );
-  process.exit(child.status ?? 1);
-}
+ensureWebSocket(import.meta.url);
 
 const DEFAULTS = {
   "writer-urls": "",
