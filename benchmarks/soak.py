@@ -23,6 +23,8 @@ import argparse
 import json
 import os
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,10 +50,14 @@ def parse_args():
     parser.add_argument("--edit-every", type=int, default=6000, help="ms per client")
     parser.add_argument("--http-rate", type=float, default=10, help="writes/s")
     parser.add_argument("--http-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--compactors", type=int, default=-1, help="clients that compact (-1: all)"
+    )
     parser.add_argument("--sample-every", type=float, default=10, help="seconds")
     parser.add_argument("--database-url", help="PostgreSQL (default: SQLite)")
     parser.add_argument("--redis-url", help="channels_redis (default: in-memory)")
     parser.add_argument("--out", help="write the JSON report here")
+    parser.add_argument("--log", help="copy the server's log here")
     return parser.parse_args()
 
 
@@ -129,6 +135,8 @@ def run_clients(args, server):
         str(args.http_rate),
         "--http-concurrency",
         str(args.http_concurrency),
+        "--compactors",
+        str(args.compactors),
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     progress, report = [], None
@@ -169,12 +177,16 @@ def summarise(report, progress, samples, wall):
             "last": samples[-1]["rss_mib"] if samples else None,
         },
         "lost_edits": report["lostWebSocketEdits"] + report["lostHttpEdits"],
+        "undelivered_edits": report["undeliveredWebSocketEdits"],
+        "socket_closes": report["socketCloses"],
         "wall_seconds": round(wall, 1),
     }
 
 
 def main():
     args = parse_args()
+    # On SIGTERM too, stop the server below rather than leave it running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="soak-") as directory:
         workdir = Path(directory)
         server = start_server(args, workdir)
@@ -187,6 +199,8 @@ def main():
             sampler.halt.set()
             sampler.join()
             server.stop()
+            if args.log:
+                shutil.copy(workdir / "daphne.log", args.log)
         result = {
             "args": vars(args),
             "summary": summarise(

@@ -4,7 +4,7 @@
 // Usage:
 //   node --experimental-websocket benchmarks/soak_clients.mjs --url http://127.0.0.1:8000
 //        [--doc ID] [--clients 50] [--docs 200] [--seconds 600] [--edit-every 6000]
-//        [--http-rate 10] [--http-concurrency 4] [--progress-every 10]
+//        [--http-rate 10] [--http-concurrency 4] [--progress-every 10] [--compactors N]
 //
 // WebSocket clients: each holds its own replica of one list (its own actor) and
 // speaks the protocol the browser app speaks (static/todos/sync.js): on connect
@@ -12,7 +12,8 @@
 // (jittered) it adds an item, ticks one or deletes one and uploads the change as
 // a binary frame, one upload at a time, each answered by an ack; after a 409 it
 // sends `save()`, and when an ack reports more than 32 stored chunks its next
-// upload is `save()`, which compacts the server's copy. Pushes are applied with
+// upload is `save()`, which compacts the server's copy (with `--compactors N`, only
+// the first N clients do that; by default all do, as every tab of the app does). Pushes are applied with
 // `loadIncremental` just before the client's next edit, all at once: 50 replicas
 // applying every push one by one would saturate this one Node process before the
 // server. (The app's own Store/Sync classes also cost O(document) per push in
@@ -23,9 +24,10 @@
 // round-robin at about `--http-rate` writes per second with `--http-concurrency`
 // requests in flight: one new item per write as `saveIncremental()`, the full
 // `save()` after a 409.
-// Afterwards every client waits until it is saved, and the stored documents are
-// fetched and loaded: an edit is lost if a client's change (counted per actor) or
-// an acknowledged HTTP item is missing from the server's copy.
+// A client whose socket closes opens another (after 0.5-1.5 s) and sends again
+// what was not acknowledged. Afterwards every client waits until the server has
+// acknowledged all its changes, and the stored documents are fetched and loaded:
+// an edit is lost if an acknowledged change or HTTP item is missing from them.
 // Output: one JSON line per progress interval ({"progress": ...}) and a final
 // {"report": ...}, on stdout.
 import crypto from 'node:crypto';
@@ -44,6 +46,7 @@ const DEFAULTS = {
 	'http-rate': 10,
 	'http-concurrency': 4,
 	'progress-every': 10,
+	compactors: -1,
 };
 const MAX_ITEMS = 300;
 const todos = todoDocument(Automerge);
@@ -68,6 +71,8 @@ const sent = new Map(); // frame digest -> {at, client}
 const stats = {
 	wsEdits: 0,
 	wsFrames: 0,
+	wsSaves: 0,
+	wsSaveBytes: 0,
 	pushes: 0,
 	unmatchedPushes: 0,
 	httpWrites: 0,
@@ -119,40 +124,58 @@ class Client {
 		this.SocketClass = SocketClass;
 		this.doc = null;
 		this.made = 0;
-		this.queue = [];
+		this.queue = []; // {bytes, hash} of local changes not yet acknowledged
+		this.acked = new Set(); // hashes of local changes the server acknowledged
 		this.inbox = [];
 		this.needFull = false;
 		this.pending = null;
 		this.sending = false;
+		this.connected = false;
+		this.stopped = false;
 		this.closes = 0;
 		this.errors = {};
+		this.compacts = options.compactors < 0 || index < options.compactors;
 	}
 
-	/** Open the socket; resolve once the stored document is loaded. */
+	/** Connect; resolve once the stored document is loaded. */
 	open() {
-		return new Promise((resolve, reject) => {
-			const ws = new this.SocketClass(`${options.url.replace(/^http/, 'ws')}/ws/docs/${options.doc}`);
-			ws.binaryType = 'arraybuffer';
-			ws.onmessage = (event) => {
-				if (typeof event.data === 'string') {
-					this.answered(JSON.parse(event.data));
-				} else if (this.doc === null) {
-					this.doc = Automerge.load(new Uint8Array(event.data));
-					resolve();
-				} else {
-					this.inbox.push(new Uint8Array(event.data));
-				}
-			};
-			ws.onclose = () => {
-				this.closes += 1;
-				reject(new Error(`client ${this.index}: the socket closed`));
-			};
-			this.ws = ws;
-		});
+		return new Promise((resolve) => this.connect(resolve));
+	}
+
+	/** Open a socket, and open another whenever it closes, as the app does. */
+	connect(onLoaded = null) {
+		const ws = new this.SocketClass(`${options.url.replace(/^http/, 'ws')}/ws/docs/${options.doc}`);
+		ws.binaryType = 'arraybuffer';
+		let first = true;
+		ws.onmessage = (event) => {
+			if (typeof event.data === 'string') {
+				this.answered(JSON.parse(event.data));
+				return;
+			}
+			const bytes = new Uint8Array(event.data);
+			if (this.doc === null) {
+				this.doc = Automerge.load(bytes);
+			} else {
+				this.inbox.push(bytes);
+			}
+			if (first) {
+				first = false;
+				this.connected = true;
+				if (onLoaded) onLoaded();
+				this.flush();
+			}
+		};
+		ws.onclose = () => {
+			this.closes += 1;
+			this.connected = false;
+			this.answered({ type: 'closed' });
+			if (!this.stopped) setTimeout(() => this.connect(onLoaded && this.doc === null ? onLoaded : null), 500 + Math.random() * 1000);
+		};
+		this.ws = ws;
 	}
 
 	answered(message) {
-		if (message.type !== 'ack' && message.type !== 'error') return; // e.g. "update"
+		if (!['ack', 'error', 'closed'].includes(message.type)) return; // e.g. "update"
 		const pending = this.pending;
 		this.pending = null;
 		if (pending) pending(message);
@@ -167,27 +190,31 @@ class Client {
 
 	/** Send queued changes one at a time: a 409 or a bloated server copy means save(). */
 	async flush() {
-		if (this.sending) return;
+		if (this.sending || !this.connected) return;
 		this.sending = true;
-		while (this.queue.length) {
+		while (this.queue.length && this.connected) {
 			const full = this.needFull;
-			const bytes = full ? Automerge.save(this.doc) : this.queue[0];
+			const bytes = full ? Automerge.save(this.catchUp()) : this.queue[0].bytes;
+			if (full) {
+				stats.wsSaves += 1;
+				stats.wsSaveBytes += bytes.length;
+			}
 			const sentQueue = full ? this.queue.length : 1;
 			const answer = await this.upload(bytes);
 			if (answer.type === 'ack') {
-				this.queue.splice(0, sentQueue);
-				this.needFull = answer.chunks > COMPACT_MAX_CHUNKS;
-			} else {
+				for (const { hash } of this.queue.splice(0, sentQueue)) this.acked.add(hash);
+				this.needFull = this.compacts && answer.chunks > COMPACT_MAX_CHUNKS;
+			} else if (answer.type === 'error') {
 				this.errors[answer.status] = (this.errors[answer.status] || 0) + 1;
 				if (full) break;
 				this.needFull = true;
-			}
+			} // closed: the queue stays, and is sent again on the next socket
 		}
 		this.sending = false;
 	}
 
 	unsent() {
-		return this.queue.length > 0 || this.sending;
+		return this.queue.length > 0 || this.sending || !this.connected;
 	}
 
 	/** Apply the pushes received since the last call, all at once. */
@@ -201,6 +228,11 @@ class Client {
 
 	heads() {
 		return Automerge.getHeads(this.catchUp()).sort().join();
+	}
+
+	stop() {
+		this.stopped = true;
+		if (this.ws) this.ws.close();
 	}
 }
 
@@ -221,7 +253,8 @@ function edit(client) {
 		client.doc = next;
 		client.made += 1;
 		stats.wsEdits += 1;
-		client.queue.push(Automerge.getLastLocalChange(next));
+		const bytes = Automerge.getLastLocalChange(next);
+		client.queue.push({ bytes, hash: Automerge.decodeChange(bytes).hash });
 		client.flush();
 	}
 }
@@ -318,7 +351,7 @@ async function main() {
 		const interval = summary(stats.intervalLatencies);
 		stats.intervalLatencies = [];
 		for (const [key, value] of sent) if (performance.now() - value.at > 60000) sent.delete(key);
-		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, unsent: clients.filter((c) => c.unsent()).length } });
+		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, wsSaves: stats.wsSaves, unsent: clients.filter((c) => c.unsent()).length } });
 	}, options['progress-every'] * 1000);
 	const [docs] = await Promise.all([httpWriters(until), ...clients.map((c) => editLoop(c, until))]);
 	const editedFor = (Date.now() - started) / 1000;
@@ -327,14 +360,12 @@ async function main() {
 
 	// Lost edits: every change each client made must be in the server's copy.
 	const server = await fetchDoc(`${options.url}/docs/${options.doc}`);
-	const serverCounts = {};
-	for (const change of Automerge.getAllChanges(server)) {
-		const { actor } = Automerge.decodeChange(change);
-		serverCounts[actor] = (serverCounts[actor] || 0) + 1;
-	}
+	const serverHashes = new Set(Automerge.getAllChanges(server).map((c) => Automerge.decodeChange(c).hash));
 	let lostWs = 0;
+	let undelivered = 0;
 	for (const client of clients) {
-		lostWs += Math.max(0, client.made - (serverCounts[Automerge.getActorId(client.doc)] || 0));
+		for (const hash of client.acked) if (!serverHashes.has(hash)) lostWs += 1;
+		undelivered += client.made - client.acked.size;
 	}
 	const serverHeads = Automerge.getHeads(server).sort().join();
 	await waitFor(() => clients.every((c) => c.heads() === serverHeads), 30000);
@@ -347,10 +378,7 @@ async function main() {
 		lostHttp += target.acked.filter((text) => !stored.has(text)).length;
 		httpDocsChecked += 1;
 	}
-	for (const client of clients) {
-		client.ws.onclose = null;
-		client.ws.close();
-	}
+	for (const client of clients) client.stop();
 	say({
 		report: {
 			doc: options.doc,
@@ -359,6 +387,8 @@ async function main() {
 			editedSeconds: editedFor,
 			wsEdits: stats.wsEdits,
 			wsFrames: stats.wsFrames,
+			wsSaves: stats.wsSaves,
+			wsSaveBytes: stats.wsSaveBytes,
 			httpWrites: stats.httpWrites,
 			httpFallbacks: stats.httpFallbacks,
 			httpErrors: stats.httpErrors,
@@ -366,7 +396,8 @@ async function main() {
 			unmatchedPushes: stats.unmatchedPushes,
 			settled,
 			converged,
-			serverChanges: Object.values(serverCounts).reduce((a, b) => a + b, 0),
+			serverChanges: serverHashes.size,
+			undeliveredWebSocketEdits: undelivered,
 			serverItems: todos.items(server).length,
 			lostWebSocketEdits: lostWs,
 			lostHttpEdits: lostHttp,
