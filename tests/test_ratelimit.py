@@ -203,6 +203,7 @@ async def test_socket_limit_is_per_address(case, settings):
     assert (await first.receive_json_from())["status"] == 429
 
     await second.receive_from()  # the push of base
+    assert json.loads(await second.receive_from())["type"] == "update"
     await second.send_to(bytes_data=case["a1"])
     ack = json.loads(await second.receive_from())
 
