@@ -387,13 +387,15 @@ def reconnect(server, path, attempts=20):
     first sockets after it can fail on them and be closed.
     """
     for _ in range(attempts):
-        socket_ = RawWebSocket(server.port, f"/ws/{path[1:]}", origin=server.url)
+        socket_ = None
         try:
+            socket_ = RawWebSocket(server.port, f"/ws/{path[1:]}", origin=server.url)
             if socket_.status == 101 and socket_.receive()[0] == 0x2:
                 return socket_  # it sent the stored document
         except OSError:
-            pass
-        socket_.close()
+            pass  # reset during the handshake or after it: try again
+        if socket_ is not None:
+            socket_.close()
         time.sleep(0.5)
     raise AssertionError(f"no socket on {path} worked after {attempts} attempts")
 

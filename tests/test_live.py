@@ -51,7 +51,7 @@ def run_clients(writer_servers, listener_servers=(), http_server=None, **options
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", value]
     result = run_node(WS_CLIENTS, *args, timeout=120, check=False)
-    assert result.returncode == 0 and result.stdout, result.stderr.decode("replace")
+    assert result.returncode == 0 and result.stdout, result.stderr.decode(errors="replace")
     report = json.loads(result.stdout)
     report["doc_id"] = doc_id
     return report
