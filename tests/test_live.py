@@ -37,24 +37,35 @@ def run_clients(writer_servers, listener_servers=(), http_server=None, **options
     ``options`` are the script's options with underscores (``edits=3``,
     ``deaf_writers=2``); the document id is new for every run.
     """
-    doc_id = f"live-{secrets.token_hex(6)}"
-    args = [
-        "--doc",
-        doc_id,
-        "--writer-urls",
-        ",".join(s.ws_url for s in writer_servers),
-    ]
-    if listener_servers:
-        args += ["--listener-urls", ",".join(s.ws_url for s in listener_servers)]
-    if http_server is not None:
-        args += ["--http-url", http_server.url]
-    for name, value in options.items():
-        args += [f"--{name.replace('_', '-')}", value]
-    result = run_node(WS_CLIENTS, *args, timeout=120, check=False)
-    assert result.returncode == 0 and result.stdout, result.stderr.decode(errors="replace")
+    for _ in range(V8_CRASH_RETRIES + 1):
+        doc_id = f"live-{secrets.token_hex(6)}"
+        args = [
+            "--doc",
+            doc_id,
+            "--writer-urls",
+            ",".join(s.ws_url for s in writer_servers),
+        ]
+        if listener_servers:
+            args += ["--listener-urls", ",".join(s.ws_url for s in listener_servers)]
+        if http_server is not None:
+            args += ["--http-url", http_server.url]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", value]
+        result = run_node(WS_CLIENTS, *args, timeout=120, check=False)
+        if b"# Fatal error in" not in result.stderr:
+            break
+    stderr = result.stderr.decode(errors="replace")
+    assert result.returncode == 0 and result.stdout, stderr
     report = json.loads(result.stdout)
     report["doc_id"] = doc_id
     return report
+
+
+# Node 20's V8 now and then aborts this many-socket script with "Fatal error in ,
+# line 0 / unreachable code" in its deoptimizer (about one run in fifteen here): a
+# crash of the runtime, not a failed check. Such a run is repeated, on a new
+# document; any other failure counts.
+V8_CRASH_RETRIES = 1
 
 
 def expected_items(report):
