@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Daphne's WebSocket message limit applies to what the server sends too, and the
+# first frame is the whole stored document: allow TODOS_MAX_DOCUMENT_BYTES and more.
+WS_MAX_BYTES ?= 33554432
 # Services for the PostgreSQL/Redis tests; the tests skip (saying how to enable
 # them) when these are unreachable, unless TODOS_REQUIRE_SERVICES=1 (as in CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
@@ -29,7 +32,8 @@ node_modules/.installed: package.json package-lock.json
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/daphne -b $(HOST) -p $(PORT) todo_site.asgi:application
+	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_BYTES) \
+	  todo_site.asgi:application
 
 test: setup test-js test-python test-postgres
 

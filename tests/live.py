@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+WS_MAX_BYTES = 32 * 1024 * 1024
 
 
 def free_port():
@@ -88,6 +89,10 @@ class LiveServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                # As `make run`: the first frame (the stored document) may pass
+                # Daphne's 1 MiB default.
+                "--websocket-max-message-size",
+                str(WS_MAX_BYTES),
                 "todo_site.asgi:application",
             ],
             cwd=ROOT,

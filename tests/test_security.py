@@ -19,7 +19,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tests import automerge_node
+from tests import automerge_node, live
 from todos import storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,11 +330,11 @@ def test_oversized_uploads_are_refused_by_live_daphne(daphne):
     socket_.send(b"\0" * (limit + 1))
     opcode, payload = socket_.receive()
     assert opcode == 0x1 and b'"status": 413' in payload
-    # Daphne itself closes a socket whose message passes 1 MiB (its default
-    # --websocket-max-message-size), before the application buffers it.
+    # Daphne itself closes a socket whose message passes its
+    # --websocket-max-message-size, before the application buffers it.
     # The close frame (1009, message too big) may be lost to the connection reset.
     try:
-        socket_.send(b"\0" * (1024 * 1024 + 1))
+        socket_.send(b"\0" * (live.WS_MAX_BYTES + 1))
         opcode, payload = socket_.receive()
     except OSError:
         pass
@@ -342,3 +342,31 @@ def test_oversized_uploads_are_refused_by_live_daphne(daphne):
         assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1009
     socket_.close()
     assert raw_request(daphne.port, "GET", "/docs/big")[0] == 404
+
+
+MAKE_LARGE_DOC = """
+import * as Automerge from '@automerge/automerge'
+import { randomBytes } from 'node:crypto'
+const text = randomBytes(1400 * 1024).toString("base64") // about 1.4 MB deflated
+process.stdout.write(Automerge.save(Automerge.from({ title: text, items: [] })))
+"""
+
+
+@pytest.mark.live
+def test_a_document_over_one_mebibyte_opens_over_the_websocket(live_server_factory):
+    server = live_server_factory()
+    made = subprocess.run(
+        ["node", "--input-type=module", "-e", MAKE_LARGE_DOC],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    document = made.stdout
+    assert len(document) > 1024 * 1024
+    assert raw_request(server.port, "PUT", "/docs/large", document)[0] == 200
+
+    socket_ = RawWebSocket(server.port, "/ws/docs/large", origin=server.url)
+
+    assert socket_.status == 101
+    assert socket_.receive() == (0x2, document)
+    socket_.close()

@@ -341,7 +341,9 @@ def test_tutorial_client_is_the_tutorials_code_with_only_the_base_url_changed():
 def test_tutorial_client_against_daphne_two_concurrent_uploads_both_kept(daphne_server):
     # Device 1 makes the list and uploads it; device 2 loads it; each adds its own
     # item and both POST Automerge.save() at once; device 3 loads with GET.
-    result = run_node(RACE, f"{daphne_server.url}/docs", "--devices", 2, "--json", timeout=60)
+    result = run_node(
+        RACE, f"{daphne_server.url}/docs", "--devices", 2, "--json", timeout=60
+    )
     report = json.loads(result.stdout)
 
     assert report["maxUploadsInFlight"] == 2
