@@ -208,3 +208,18 @@ def test_service_worker_is_served_from_the_root(client):
     assert response["Content-Type"].startswith("text/javascript")
     assert response["Cache-Control"] == "no-cache"
     assert b"addEventListener" in b"".join(response.streaming_content)
+
+
+def test_database_outage_is_a_json_503_with_retry_after(client, case, monkeypatch):
+    from django.db import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(storage, "lock_document", refuse)
+    monkeypatch.setattr(storage.Chunk.objects, "filter", refuse)
+
+    for response in (put(client, case["base"]), client.get(URL)):
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert "database is unavailable" in response.json()["error"]

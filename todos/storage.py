@@ -15,12 +15,13 @@ stored chunks always concatenate to a document that ``Automerge.load`` accepts.
 import functools
 import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from . import reference
 from .automerge_format import FormatError, Limits, parse_chunks
@@ -32,6 +33,7 @@ __all__ = [
     "BadUpload",
     "MissingDependencies",
     "TooLarge",
+    "Unavailable",
     "WriteResult",
     "StoredDocument",
     "read_document",
@@ -67,6 +69,29 @@ class MissingDependencies(StorageError):
 
 class TooLarge(StorageError):
     status = 413
+
+
+class Unavailable(StorageError):
+    """The database could not be reached; nothing was read or written."""
+
+    status = 503
+    retry_after = 5
+
+    def __init__(self):
+        super().__init__(
+            "The database is unavailable right now, so nothing was read or "
+            f"written. Try again in {self.retry_after} seconds."
+        )
+
+
+@contextmanager
+def database_available():
+    """Turn a lost or refused database connection into Unavailable (503)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("Database unavailable: %s", exc)
+        raise Unavailable() from exc
 
 
 @dataclass(frozen=True)
@@ -122,11 +147,12 @@ def read_document(doc_id):
     The bytes and the ETag come from one query, so they always agree.
     """
     check_doc_id(doc_id)
-    rows = list(
-        Chunk.objects.filter(document_id=doc_id)
-        .order_by("position")
-        .values_list("data", "digest")
-    )
+    with database_available():
+        rows = list(
+            Chunk.objects.filter(document_id=doc_id)
+            .order_by("position")
+            .values_list("data", "digest")
+        )
     if not rows:
         return None
     return StoredDocument(
@@ -191,7 +217,7 @@ def write_document(doc_id, body, sender=None):
     check_doc_id(doc_id)
     incoming = parse_upload(body)
     check_with_reference(self_contained_part(incoming))  # before the lock: slow
-    with transaction.atomic():
+    with database_available(), transaction.atomic():
         document = lock_document(doc_id)
         merge = _Merge(document, incoming)
         merge.plan()

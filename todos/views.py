@@ -47,7 +47,10 @@ def service_worker(request):
 
 def error_response(status, message):
     """A JSON error a person can act on: {"error": message}."""
-    return JsonResponse({"error": message}, status=status)
+    response = JsonResponse({"error": message}, status=status)
+    if status == storage.Unavailable.status:
+        response["Retry-After"] = str(storage.Unavailable.retry_after)
+    return response
 
 
 @csrf_exempt
@@ -68,7 +71,10 @@ def read(request, doc_id):
     """Return the document's bytes, with an ETag; 304 if the client has them."""
     if request.GET.get("format") == "json":
         return document_json(request, doc_id)
-    stored = storage.read_document(doc_id)
+    try:
+        stored = storage.read_document(doc_id)
+    except storage.StorageError as exc:
+        return error_response(exc.status, exc.message)
     if stored is None:
         return error_response(404, f"No document {doc_id!r} is stored yet.")
     etag = f'"{stored.etag}"'
