@@ -18,6 +18,8 @@
 // The automerge-repo packages are the project's pinned devDependencies.
 // Prints the same JSON object as push_latency.mjs.
 
+import { readOptions } from "../tests/node/options.mjs";
+
 const DEFAULTS = {
   url: "",
   listeners: "10",
@@ -27,7 +29,6 @@ const DEFAULTS = {
   "arrival-timeout": "30000",
 };
 
-
 const { Repo } = await import("@automerge/automerge-repo");
 const { BrowserWebSocketClientAdapter } = await import(
   "@automerge/automerge-repo-network-websocket",
@@ -35,12 +36,7 @@ const { BrowserWebSocketClientAdapter } = await import(
 
 /** Parse `--name value` arguments over DEFAULTS. */
 function parseArgs(argv) {
-  const raw = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, "");
-    if (!(name in DEFAULTS)) throw new Error(`unknown option ${argv[i]}`);
-    raw[name] = argv[i + 1];
-  }
+  const raw = readOptions(argv, DEFAULTS);
   if (!raw.url) throw new Error("--url is required");
   return {
     url: raw.url,

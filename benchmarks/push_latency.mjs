@@ -21,6 +21,7 @@
 // acknowledgement, each as median, p99, mean and max in milliseconds, and the
 // per-socket latencies split by listener URL.
 
+import { readOptions } from "../tests/node/options.mjs";
 import * as Automerge from "@automerge/automerge";
 import { ensureWebSocket } from "../tests/node/websocket.mjs";
 
@@ -39,12 +40,7 @@ const DEFAULTS = {
 
 /** Parse `--name value` arguments over DEFAULTS. */
 function parseArgs(argv) {
-  const raw = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, "");
-    if (!(name in DEFAULTS)) throw new Error(`unknown option ${argv[i]}`);
-    raw[name] = argv[i + 1];
-  }
+  const raw = readOptions(argv, DEFAULTS);
   if (!raw["writer-url"] || !raw.doc) throw new Error("--writer-url and --doc are required");
   return {
     writerUrl: raw["writer-url"],

@@ -47,6 +47,7 @@
 // itself failed (the caller judges the report).
 
 import * as Automerge from "@automerge/automerge";
+import { readOptions } from "./options.mjs";
 import { ensureWebSocket } from "./websocket.mjs";
 
 ensureWebSocket(import.meta.url);
@@ -72,12 +73,7 @@ const CONFLICT = 409;
 
 /** Parse `--name value` arguments over DEFAULTS. */
 function parseArgs(argv) {
-  const raw = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i].replace(/^--/, "");
-    if (!(name in DEFAULTS)) throw new Error(`unknown option ${argv[i]}`);
-    raw[name] = argv[i + 1];
-  }
+  const raw = readOptions(argv, DEFAULTS);
   if (!raw["writer-urls"] || !raw.doc) throw new Error("--writer-urls and --doc are required");
   const number = (name) => {
     const value = Number(raw[name]);
