@@ -199,8 +199,21 @@ def test_traversal_is_refused_by_live_daphne(daphne):
             assert_nothing_leaked(status, body, path)
     for path in ("/ws/docs/../../etc/passwd", "/ws/docs/..%2F..%2Fetc", "/ws/../x"):
         socket_ = RawWebSocket(daphne.port, path, origin=daphne.url)
-        assert socket_.status != 101, path
+        assert socket_.status == 403, path
         socket_.close()
+
+
+@pytest.mark.live
+def test_a_websocket_to_an_unknown_path_is_refused_without_a_server_error(daphne):
+    for path in ("/ws/nothing-here", "/ws/docs/", "/ws/docs/a/b", "/elsewhere"):
+        socket_ = RawWebSocket(daphne.port, path, origin=daphne.url)
+        assert socket_.status == 403, path
+        socket_.close()
+    own = RawWebSocket(daphne.port, "/ws/docs/known", origin=daphne.url)
+    assert own.status == 101
+    own.close()
+    daphne.stop()
+    assert "Exception inside application" not in daphne.log_path.read_text()
 
 
 # --- the admin ---------------------------------------------------------------------
