@@ -780,9 +780,9 @@ def test_group_members_must_match_group_counts():
     with pytest.raises(
         FormatError, match=r"predActor column \(actor\): has 1 rows but its group"
     ):
-        parse_chunks(change(columns))
+        parse_chunks(change(columns, start_op=3))
     columns[-2] = (0x71, rle([0, 0]))
-    assert parse_one(change(columns)).op_count == 1
+    assert parse_one(change(columns, start_op=3)).op_count == 1
 
 
 def test_value_column_inconsistent_with_metadata():
@@ -853,8 +853,13 @@ def test_ops_need_insert_value_and_pred_columns():
 
 
 def key_columns(actor, counter, string):
-    """SET_A_COLUMNS with the key columns replaced (None leaves one out)."""
+    """SET_A_COLUMNS with the key columns replaced (None leaves one out).
+
+    The op works on object 3@ACTOR, a list made by an earlier change (the
+    changes start at op 10), so an element ID is a key it can have.
+    """
     columns = [c for c in SET_A_COLUMNS if c[0] != 0x15]
+    columns += [(0x01, rle([0])), (0x02, rle([3]))]
     for spec, data in ((0x11, actor), (0x13, counter), (0x15, string)):
         if data is not None:
             columns.append((spec, data))
@@ -863,8 +868,9 @@ def key_columns(actor, counter, string):
 
 def test_op_keys():
     string, head, elem = rle(["a"], strings=True), delta([0]), delta([7])
-    assert parse_one(change(key_columns(None, head, None))).op_count == 1
-    assert parse_one(change(key_columns(rle([0]), elem, None))).op_count == 1
+    assert parse_one(change(key_columns(None, head, None), start_op=10)).op_count == 1
+    elem_key = change(key_columns(rle([0]), elem, None), start_op=10)
+    assert parse_one(elem_key).op_count == 1
     cases = [
         (key_columns(rle([0]), elem, string), "both a key string and an element"),
         (key_columns(None, elem, None), "element ID has a counter but no actor"),
@@ -874,7 +880,7 @@ def test_op_keys():
     ]
     for columns, message in cases:
         with pytest.raises(FormatError, match=message):
-            parse_chunks(change(columns))
+            parse_chunks(change(columns, start_op=10))
 
 
 def test_op_objects():
@@ -882,7 +888,8 @@ def test_op_objects():
         return sorted(SET_A_COLUMNS + [(0x01, rle(actor)), (0x02, rle(counter))])
 
     for actor, counter in (([None], [None]), ([None], [0]), ([0], [3])):
-        assert parse_one(change(with_object(actor, counter))).op_count == 1
+        made = change(with_object(actor, counter), start_op=10)
+        assert parse_one(made).op_count == 1
     with pytest.raises(FormatError, match="object has a counter but no actor"):
         parse_chunks(change(with_object([None], [3])))
     with pytest.raises(FormatError, match="object has an actor but no counter"):
@@ -895,7 +902,7 @@ def with_preds(actors, counters):
 
 
 def test_pred_lists_hold_complete_op_ids():
-    assert parse_one(change(with_preds([0, 0], [1, 2]))).op_count == 1
+    assert parse_one(change(with_preds([0, 0], [1, 2]), start_op=3)).op_count == 1
     with pytest.raises(FormatError, match="predActor column: an op ID in the list"):
         parse_chunks(change(with_preds([0, None], [1, 2])))
     with pytest.raises(FormatError, match="predCtr column: .* negative counter"):
@@ -1011,7 +1018,7 @@ def document_body(
 TWO_CHANGES = [
     (0x01, rle([0, 0])),  # actor
     (0x03, delta([1, 2])),  # seq
-    (0x13, delta([0, 0])),  # maxOp
+    (0x13, delta([1, 1])),  # maxOp
     (0x23, delta([5, 6])),  # time
     (0x35, rle([None, "second"], strings=True)),  # message
     (0x40, rle([0, 1])),  # depsNum
@@ -1023,8 +1030,8 @@ TWO_CHANGES = [
 def test_built_document_parses():
     document = parse_one(chunk(0, document_body(TWO_CHANGES, indices=(1,))))
     assert document.changes == (
-        ChangeMeta(ACTOR, 1, 0, 5, None, ()),
-        ChangeMeta(ACTOR, 2, 0, 6, "second", (0,)),
+        ChangeMeta(ACTOR, 1, 1, 5, None, ()),
+        ChangeMeta(ACTOR, 2, 1, 6, "second", (0,)),
     )
     assert document.clock == {ACTOR: 2}
 

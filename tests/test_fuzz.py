@@ -611,15 +611,12 @@ def test_repaired_mutations_are_refused_or_leave_a_loadable_document(
     assert storage.read_document(DOC).data == stored
     assert executed["repaired_mutations"] >= QUOTAS["repaired_mutations"]
     failures = load_failures_in_automerge(accepted)
-    if failures or unloadable or crashes:
-        # Known bug: see test_a_change_on_a_missing_object_is_refused below.
-        example = (failures or unloadable or crashes)[0]
-        pytest.xfail(
-            f"of {len(set(accepted))} accepted mutated uploads, {len(failures)} "
-            f"left a document Automerge.load rejects and {len(unloadable)} one the "
-            f"automerge package rejects; {len(crashes)} uploads raised a server "
-            f"error; e.g. {example[0]!r}"
-        )
+    assert not (failures or unloadable or crashes), (
+        f"of {len(set(accepted))} accepted mutated uploads, {len(failures)} left a "
+        f"document Automerge.load rejects and {len(unloadable)} one the automerge "
+        f"package rejects; {len(crashes)} uploads raised a server error; e.g. "
+        f"{(failures or unloadable or crashes)[0]!r}"
+    )
 
 
 NODE_LOAD_ALL = """
@@ -654,11 +651,6 @@ def load_failures_in_automerge(documents):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage bug: a well-formed change whose ops target an object the "
-    "document lacks is stored, and Automerge.load then panics on the document",
-)
 def test_a_change_on_a_missing_object_is_refused(case, stored):
     b1 = case["made"]["b1"]
     rows = parse_chunks(b1)[0].op_count
@@ -666,12 +658,12 @@ def test_a_change_on_a_missing_object_is_refused(case, stored):
     broken = with_column(b1, OBJ_CTR, write_sleb(rows) + write_uleb(99))
     assert parse_chunks(broken)[0].op_count == rows
 
-    try:
+    with pytest.raises(storage.BadUpload) as refused:
         storage.write_document(DOC, broken)
-    except storage.StorageError as error:
-        assert error.status in (400, 409)
-    after = storage.read_document(DOC).data
-    assert after == stored or load_failures_in_automerge([after]) == []
+
+    assert refused.value.status == 400
+    assert "does not have" in refused.value.message
+    assert storage.read_document(DOC).data == stored
 
 
 def test_a_huge_sequence_number_is_refused_not_a_server_error(case, stored):

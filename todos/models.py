@@ -59,6 +59,11 @@ class Document(models.Model):
         blank=True,
         help_text="Time of the latest change, by its author's clock.",
     )
+    objects_indexed = models.BooleanField(
+        default=False,
+        help_text="Whether KnownObject lists every object the stored chunks make "
+        "(documents stored before the index existed get it on their next write).",
+    )
     summary_etag = models.CharField(
         max_length=64,
         blank=True,
@@ -133,5 +138,34 @@ class KnownChange(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["document", "hash"], name="unique_known_change"
+            )
+        ]
+
+
+class KnownObject(models.Model):
+    """Objects (maps, lists, texts, tables) that the document's ops make.
+
+    One row is an arithmetic progression of op IDs of one actor that make objects
+    of one kind: ``first``, ``first + step``, ... ``last`` (``step`` 0 for one
+    object). An upload whose ops work on an object the document does not have,
+    or on one of the wrong kind, would make ``Automerge.load`` fail on the whole
+    document, so the write path refuses it after one lookup here. Rows are only
+    added: Automerge never removes an object from the op set.
+    """
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="known_objects"
+    )
+    actor = models.TextField(help_text="The actor (hex) whose ops make the objects.")
+    first = models.PositiveBigIntegerField()
+    last = models.PositiveBigIntegerField()
+    step = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=5)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "actor", "first", "last", "step"],
+                name="unique_known_object",
             )
         ]

@@ -20,7 +20,8 @@ from .errors import FormatError
 from .fields import read_actors, read_hashes, read_prefixed_bytes
 from .leb128 import read_sleb, read_uleb
 from .limits import Budget
-from .ops import ACTION, CHANGE_OP_COLUMNS, check_ops
+from .ops import ACTION, CHANGE_OP_COLUMNS, check_ops, failure
+from .semantics import ObjectRange, ObjectUse, change_semantics
 
 __all__ = ["ChangeChunk", "read_change"]
 
@@ -45,6 +46,9 @@ class ChangeChunk:
     deps: tuple[bytes, ...]
     other_actors: tuple[bytes, ...]
     op_count: int
+    objects: tuple[ObjectRange, ...] = ()
+    object_uses: frozenset[ObjectUse] = frozenset()
+    named_actors: frozenset[bytes] = frozenset()
 
     @property
     def kind(self) -> str:
@@ -97,12 +101,13 @@ def read_change(body: bytes, budget: Budget, *, raw: bytes, hash: bytes) -> Chan
         charge_rows=budget.add_rows,
         what="change",
     )
-    check_ops(
+    by_spec = {c.spec: c for c in columns}
+    check_ops(ops, by_spec, CHANGE_OP_COLUMNS, document=False, offset=metadata_at)
+    objects, uses, named = change_semantics(
         ops,
-        {c.spec: c for c in columns},
-        CHANGE_OP_COLUMNS,
-        document=False,
-        offset=metadata_at,
+        start_op,
+        (actor, *other_actors),
+        failure(by_spec, CHANGE_OP_COLUMNS, metadata_at),
     )
     return ChangeChunk(
         raw=raw,
@@ -115,4 +120,7 @@ def read_change(body: bytes, budget: Budget, *, raw: bytes, hash: bytes) -> Chan
         deps=deps,
         other_actors=other_actors,
         op_count=ops.rows,
+        objects=objects,
+        object_uses=uses,
+        named_actors=named,
     )

@@ -23,13 +23,14 @@ from .errors import FormatError
 from .fields import read_actors, read_hashes
 from .leb128 import read_uleb
 from .limits import Budget
-from .ops import ACTION, DOC_OP_COLUMNS, check_ops
+from .ops import ACTION, DOC_OP_COLUMNS, ID_ACTOR, ID_CTR, check_ops, failure
+from .semantics import ObjectRange, document_semantics
 
 __all__ = ["DocumentChunk", "ChangeMeta", "CHANGE_META_COLUMNS", "read_document"]
 
 ACTOR, SEQ, MAX_OP, TIME, MESSAGE = 0x01, 0x03, 0x13, 0x23, 0x35
 DEPS_NUM, DEPS_INDEX, EXTRA_LEN, EXTRA_RAW = 0x40, 0x43, 0x56, 0x57
-_KEEP_OPS = frozenset({ACTION})
+_KEEP_OPS = frozenset({ACTION, ID_ACTOR, ID_CTR})
 CHANGE_META_COLUMNS = {
     ACTOR: "actor",
     SEQ: "seq",
@@ -72,6 +73,7 @@ class DocumentChunk:
     heads: tuple[bytes, ...]
     changes: tuple[ChangeMeta, ...]
     head_indices: tuple[int, ...] | None
+    objects: tuple[ObjectRange, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -128,14 +130,18 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
         what="document's op set",
         keep=_KEEP_OPS,
     )
-    check_ops(
-        ops,
-        {c.spec: c for c in op_columns},
-        DOC_OP_COLUMNS,
-        document=True,
-        offset=ops_at,
-    )
+    by_spec = {c.spec: c for c in op_columns}
+    check_ops(ops, by_spec, DOC_OP_COLUMNS, document=True, offset=ops_at)
     metas = _change_metas(changes, change_columns, actors, change_meta_at)
+    highest: dict[bytes, int] = {}
+    for meta in metas:
+        highest[meta.actor] = max(highest.get(meta.actor, 0), meta.max_op)
+    objects = document_semantics(
+        ops,
+        actors,
+        {i: highest.get(actor, 0) for i, actor in enumerate(actors)},
+        failure(by_spec, DOC_OP_COLUMNS, ops_at),
+    )
     if head_indices is not None:
         for index in head_indices:
             if index >= len(metas):
@@ -149,6 +155,7 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
         heads=heads,
         changes=metas,
         head_indices=head_indices,
+        objects=objects,
     )
 
 

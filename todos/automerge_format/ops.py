@@ -18,7 +18,7 @@ from .columns import Column, ColumnSet
 from .errors import FormatError
 from .values import VALUE_INT, VALUE_UINT
 
-__all__ = ["CHANGE_OP_COLUMNS", "DOC_OP_COLUMNS", "ACTION", "check_ops"]
+__all__ = ["CHANGE_OP_COLUMNS", "DOC_OP_COLUMNS", "ACTION", "check_ops", "failure"]
 
 OBJ_ACTOR, OBJ_CTR = 0x01, 0x02
 KEY_ACTOR, KEY_CTR, KEY_STR = 0x11, 0x13, 0x15
@@ -102,7 +102,7 @@ def _aligned(*columns: Iterator[tuple]) -> Iterator[tuple[int, list]]:
             if count == rows:
                 heads[i] = next(streams[i], None)
             else:
-                moved = None if first is None else first + rows * step
+                moved = first if first is None or not step else first + rows * step
                 heads[i] = (count - rows, moved, step)
 
 
@@ -127,11 +127,7 @@ def check_ops(
     if not rows:
         return
     decoded = column_set.decoded
-
-    def fail(spec: int, reason: str) -> FormatError:
-        at = columns[spec].offset if spec in columns else offset
-        return FormatError(f"{names[spec]} column: {reason}", at)
-
+    fail = failure(columns, names, offset)
     for spec in REQUIRED_DOC_COLUMNS if document else REQUIRED_CHANGE_COLUMNS:
         found = decoded.get(spec)
         if found is None or found.rows != rows or found.nulls:
@@ -142,6 +138,19 @@ def check_ops(
     if not document:
         _check_keys(column_set, fail)
         _check_objects(column_set, fail)
+
+
+def failure(columns: dict[int, Column], names: dict, offset: int):
+    """``fail(spec, reason) -> FormatError`` naming column ``spec`` and its offset.
+
+    A column the chunk lacks is reported at ``offset``.
+    """
+
+    def fail(spec: int, reason: str) -> FormatError:
+        at = columns[spec].offset if spec in columns else offset
+        return FormatError(f"{names[spec]} column: {reason}", at)
+
+    return fail
 
 
 def _check_actions(column_set: ColumnSet, fail) -> None:

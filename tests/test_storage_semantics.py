@@ -1,0 +1,142 @@
+"""Semantically invalid uploads are refused (400) and leave the document as it was.
+
+Each test breaks one rule that ``Automerge.load`` depends on, in a change that is
+otherwise well formed (checksums and columns are valid), and checks that the write
+is refused with a message, and that the stored bytes did not change. The rules and
+where they are checked: ``todos/automerge_format/semantics.py`` (the upload alone)
+and ``storage._Merge._check_objects`` (against the ``KnownObject`` index).
+"""
+
+import subprocess
+
+import pytest
+
+from tests.test_fuzz import ROOT, with_column
+from todos import storage
+from todos.automerge_format import parse_chunks, write_sleb, write_uleb
+from todos.automerge_format.ops import ACTION, KEY_CTR, OBJ_ACTOR, OBJ_CTR
+from todos.models import Document, KnownObject
+
+pytestmark = pytest.mark.django_db
+DOC = "semantics"
+
+MAKE = """
+import * as Automerge from '@automerge/automerge'
+const out = {}
+const b64 = bytes => Buffer.from(bytes).toString('base64')
+let a = Automerge.from({ items: [] }, { actor: 'aa'.repeat(16) })
+out.base = b64(Automerge.save(a))
+a = Automerge.change(a, d => { d.items.push({ text: 'milk', done: false }) })
+out.push = b64(Automerge.getLastLocalChange(a))
+for (let i = 0; i < 4; i++) {
+  a = Automerge.change(a, d => { d.items.unshift({ text: 'x' + i, done: false }) })
+}
+out.unshifted = b64(Automerge.save(a))
+a = Automerge.change(a, d => { d.items[4].done = true; d.items[0].done = true })
+out.edit = b64(Automerge.getLastLocalChange(a))
+process.stdout.write(JSON.stringify(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def made():
+    import base64
+    import json
+
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", MAKE],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return {k: base64.b64decode(v) for k, v in json.loads(done.stdout).items()}
+
+
+@pytest.fixture
+def stored(made):
+    storage.write_document(DOC, made["base"])
+    return storage.read_document(DOC).data
+
+
+def refused(body, before, match):
+    with pytest.raises(storage.BadUpload, match=match) as error:
+        storage.write_document(DOC, body)
+    assert error.value.status == 400
+    assert storage.read_document(DOC).data == before
+    return error.value
+
+
+def test_valid_edits_are_accepted(made, stored):
+    storage.write_document(DOC, made["push"])
+    assert storage.read_document(DOC).data == stored + made["push"]
+
+
+def test_a_save_and_a_change_on_its_objects_in_one_upload(made, stored):
+    # The unshifted items' maps are a descending progression of op IDs.
+    result = storage.write_document(DOC, made["unshifted"] + made["edit"])
+    assert result.changed and result.new_changes == 6
+
+
+def test_a_change_on_objects_of_a_stored_save(made, stored):
+    storage.write_document(DOC, made["unshifted"])
+    assert storage.write_document(DOC, made["edit"]).new_changes == 1
+
+
+def test_an_object_nobody_made(made, stored):
+    push = made["push"]
+    rows = parse_chunks(push)[0].op_count
+    broken = with_column(push, OBJ_CTR, write_sleb(rows) + write_uleb(99))
+    # 99 is past the change's own op IDs: the format layer sees it alone.
+    refused(broken, stored, "not made by an earlier op of the same change")
+
+
+def test_an_op_of_the_document_that_is_not_an_object(made, stored):
+    storage.write_document(DOC, made["unshifted"])
+    before = storage.read_document(DOC).data
+    rows = parse_chunks(made["edit"])[0].op_count
+    # Op 3@aa.. sets an item's "done"; it makes no object.
+    broken = with_column(made["edit"], OBJ_CTR, write_sleb(rows) + write_uleb(3))
+    refused(broken, before, "works on object 3@a+, which this document does not")
+
+
+def test_a_key_on_a_list(made, stored):
+    # Every op of the push now works on the root's items list with a map key.
+    push = made["push"]
+    rows = parse_chunks(push)[0].op_count
+    broken = with_column(push, OBJ_CTR, write_sleb(rows) + write_uleb(1))
+    broken = with_column(broken, OBJ_ACTOR, write_sleb(rows) + write_uleb(0))
+    refused(broken, stored, "a list, as if it were another kind")
+
+
+def test_an_element_that_comes_later_in_the_change(made, stored):
+    push = made["push"]
+    change = parse_chunks(push)[0]
+    last = change.start_op + change.op_count + 5
+    keys = write_sleb(change.op_count) + write_sleb(last)  # all name a later op
+    broken = with_column(push, KEY_CTR, keys)
+    with pytest.raises(storage.BadUpload) as error:
+        storage.write_document(DOC, broken)
+    assert storage.read_document(DOC).data == stored
+    assert error.value.status == 400
+
+
+def test_a_make_op_with_a_value(made, stored):
+    push = made["push"]
+    change = parse_chunks(push)[0]
+    # makeMap (0) everywhere: the ops with values now make maps with values.
+    actions = write_sleb(change.op_count) + write_uleb(0)
+    broken = with_column(push, ACTION, actions)
+    with pytest.raises(storage.BadUpload, match="carries a value|works on"):
+        storage.write_document(DOC, broken)
+    assert storage.read_document(DOC).data == stored
+
+
+def test_documents_stored_before_the_index_get_it_on_their_next_write(made, stored):
+    KnownObject.objects.all().delete()
+    Document.objects.filter(doc_id=DOC).update(objects_indexed=False)
+
+    storage.write_document(DOC, made["push"])
+
+    assert Document.objects.get(doc_id=DOC).objects_indexed
+    assert KnownObject.objects.filter(document_id=DOC).count() >= 3

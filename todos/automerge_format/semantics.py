@@ -1,0 +1,252 @@
+"""What the ops of a chunk create and refer to, and the rules that need no document.
+
+Automerge loads a document by applying its ops; an op that names an object or an
+element that does not exist, or whose action and value disagree, makes
+``Automerge.load`` fail on the whole document (in 3.x it panics). The column
+checks in ``ops`` cannot see that. This module checks what one chunk shows on its
+own, and summarises what it needs from the rest of the document, so that the
+storage layer can check that against an index of the stored document:
+
+- ``ObjectRange``: objects made by the chunk's make ops (makeMap, makeList,
+  makeText, makeTable), as arithmetic progressions of op IDs of one actor and kind.
+- ``ObjectUse``: an object the chunk's ops work on that the chunk does not make,
+  with what the ops need it to be (a map, or a sequence: list or text).
+- ``change_semantics(ops, start_op, actors, fail)`` for change chunks: make and
+  delete ops carry a null value; an op on an object made in the same change comes
+  after the make op and fits its kind; an element ID or predecessor in the
+  change's own ops names an earlier op of the change. Returns the objects made,
+  the objects used, and the actors whose ops are named (elements, predecessors).
+- ``document_semantics(ops, actors, max_ops, fail)`` for document chunks: make and
+  delete ops carry a null value; no op ID appears twice in a row of the ID
+  columns, and every op ID lies within its actor's changes. Returns the objects.
+
+Everything walks runs, not rows, so its cost follows the size of the chunk.
+Nothing here replays the op set: an element ID is checked to name an op of an
+actor the document knows, not an element of the right list, for instance.
+"""
+
+from dataclasses import dataclass
+
+from .columns import ColumnSet
+from .ops import (
+    ACTION,
+    ID_ACTOR,
+    ID_CTR,
+    INSERT,
+    KEY_ACTOR,
+    KEY_CTR,
+    KEY_STR,
+    OBJ_ACTOR,
+    OBJ_CTR,
+    PRED_ACTOR,
+    PRED_CTR,
+    VAL_LEN,
+    _aligned,
+    _segments,
+)
+
+__all__ = [
+    "ObjectRange",
+    "ObjectUse",
+    "MAKE_KINDS",
+    "MAP",
+    "SEQUENCE",
+    "fits",
+    "change_semantics",
+    "document_semantics",
+]
+
+MAKE_KINDS = {0: "map", 2: "list", 4: "text", 6: "table"}
+DELETE = 3
+MAP, SEQUENCE = "map", "sequence"  # what an op needs its object to be
+_KINDS_FOR = {MAP: ("map", "table"), SEQUENCE: ("list", "text")}
+_ACTION_NAMES = {0: "makeMap", 2: "makeList", 3: "delete", 4: "makeText"}
+_ACTION_NAMES[6] = "makeTable"
+
+
+def fits(kind: str, need: str) -> bool:
+    """True if an object of ``kind`` can take ops that need a ``need`` object."""
+    return kind in _KINDS_FOR[need]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRange:
+    """Objects of one ``kind`` made by ops ``actor``:``first + i * step``.
+
+    ``i`` runs from 0 to ``count - 1``; ``step`` is 0 when ``count`` is 1.
+    """
+
+    actor: bytes
+    first: int
+    step: int
+    count: int
+    kind: str
+
+    @property
+    def last(self) -> int:
+        return self.first + (self.count - 1) * self.step
+
+    def holds(self, counter: int) -> bool:
+        """True if this range makes the object ``actor``:``counter``."""
+        low, high = sorted((self.first, self.last))
+        if not low <= counter <= high:
+            return False
+        return counter == self.first or (counter - self.first) % self.step == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectUse:
+    """Ops need object ``actor``:``counter`` to be a ``need`` (MAP or SEQUENCE)."""
+
+    actor: bytes
+    counter: int
+    need: str
+
+
+def _value_is_null(action, meta, fail):
+    if action in _ACTION_NAMES and meta != 0:
+        raise fail(
+            VAL_LEN,
+            f"a {_ACTION_NAMES[action]} op carries a value; Automerge writes "
+            "none, and would not load the document",
+        )
+
+
+def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
+    """Check a change's ops (see module docstring); return what they need.
+
+    ``actors[0]`` is the change's actor; op ``i`` has ID ``start_op + i`` by it.
+    Returns ``(objects, uses, named_actors)``: the ObjectRanges made, the
+    ObjectUses of objects made elsewhere, and the set of other actors whose ops
+    are named as elements or predecessors.
+    """
+    end_op = start_op + ops.rows  # one past the change's last op ID
+    made: list[tuple[int, int, str]] = []  # (first, count, kind), IDs step 1
+    uses: set[ObjectUse] = set()
+    named: set[bytes] = set()
+    row = 0
+    for rows, columns in _aligned(
+        _segments(ops.runs(ACTION)),
+        _segments(ops.runs(VAL_LEN)),
+        _segments(ops.runs(OBJ_ACTOR)),
+        _segments(ops.runs(OBJ_CTR)),
+        _segments(ops.runs(INSERT)),
+        _segments(ops.runs(KEY_STR)),
+        _segments(ops.runs(KEY_ACTOR)),
+        _segments(ops.runs(KEY_CTR), delta=True),
+    ):
+        (action, _), (meta, _), (obj_actor, _), (obj_ctr, _) = columns[:4]
+        (insert, _), (key_str, _), (key_actor, _), (key_ctr, key_step) = columns[4:]
+        _value_is_null(action, meta, fail)
+        need = SEQUENCE if insert or key_str is None else MAP
+        if obj_actor is not None:
+            obj = (obj_actor, obj_ctr)
+            _use_object(obj, need, start_op, start_op + row, made, uses, actors, fail)
+        elif need != MAP:
+            raise fail(
+                INSERT, "an op inserts into, or names an element of, the root map"
+            )
+        if key_actor is not None:
+            key_last = key_ctr + (rows - 1) * key_step
+            if key_actor == 0 and max(key_ctr, key_last) >= start_op:
+                # Each op's element must be an earlier op of this change: the
+                # difference (element - own ID) moves linearly over the run.
+                own = start_op + row
+                if key_ctr - own >= 0 or key_last - (own + rows - 1) >= 0:
+                    raise fail(
+                        KEY_CTR,
+                        "an op names as its element an op of the same change "
+                        "that does not come before it",
+                    )
+            else:
+                named.add(actors[key_actor])
+        if action in MAKE_KINDS:
+            _extend(made, start_op + row, rows, MAKE_KINDS[action])
+        row += rows
+    for rows, ((actor, _), (counter, step)) in _aligned(
+        _segments(ops.runs(PRED_ACTOR)), _segments(ops.runs(PRED_CTR), delta=True)
+    ):
+        if actor is None:
+            continue  # refused by the column checks already
+        highest = max(counter, counter + (rows - 1) * step)
+        if actor == 0 and highest >= start_op:
+            if highest >= end_op:
+                raise fail(
+                    PRED_CTR, "an op's predecessor is an op this change does not have"
+                )
+        else:
+            named.add(actors[actor])
+    objects = tuple(
+        ObjectRange(actors[0], first, 1 if count > 1 else 0, count, kind)
+        for first, count, kind in made
+    )
+    return objects, frozenset(uses), frozenset(named)
+
+
+def _extend(made, first, count, kind):
+    """Add ``count`` objects from op ``first`` on, joining the previous range."""
+    if made and made[-1][2] == kind and sum(made[-1][:2]) == first:
+        previous = made.pop()
+        made.append((previous[0], previous[1] + count, kind))
+    else:
+        made.append((first, count, kind))
+
+
+def _use_object(obj, need, start_op, own_id, made, uses, actors, fail):
+    """Record (or check, if the change made it) a use of object ``obj``."""
+    actor, counter = obj
+    if actor == 0 and counter >= start_op:
+        for first, count, kind in made:
+            if first <= counter < first + count:
+                if counter >= own_id:
+                    break
+                if not fits(kind, need):
+                    raise fail(
+                        INSERT if need == SEQUENCE else KEY_STR,
+                        f"an op needs a {need} object but works on a {kind} "
+                        "made by the same change",
+                    )
+                return
+        raise fail(
+            OBJ_CTR,
+            "an op works on an object that is not made by an earlier op of the "
+            "same change",
+        )
+    uses.add(ObjectUse(actors[actor], counter, need))
+
+
+def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
+    """Check a document's ops (see module docstring); return its ObjectRanges.
+
+    ``max_ops`` maps each actor index to the highest max_op of its changes.
+    """
+    objects: list[ObjectRange] = []
+    previous = None  # the last op ID of the previous run: (actor, counter)
+    for rows, columns in _aligned(
+        _segments(ops.runs(ACTION)),
+        _segments(ops.runs(VAL_LEN)),
+        _segments(ops.runs(ID_ACTOR)),
+        _segments(ops.runs(ID_CTR), delta=True),
+    ):
+        (action, _), (meta, _), (actor, _), (counter, step) = columns
+        _value_is_null(action, meta, fail)
+        last = counter + (rows - 1) * step
+        if (rows > 1 and step == 0) or previous == (actor, counter):
+            raise fail(ID_CTR, f"op ID {counter}@{actor} appears twice")
+        if min(counter, last) < 1 or max(counter, last) > max_ops.get(actor, 0):
+            raise fail(
+                ID_CTR,
+                f"an op ID of actor {actor} lies outside that actor's changes",
+            )
+        previous = (actor, last)
+        if action in MAKE_KINDS:
+            objects.append(
+                ObjectRange(
+                    actors[actor],
+                    counter,
+                    step if rows > 1 else 0,
+                    rows,
+                    MAKE_KINDS[action],
+                )
+            )
+    return tuple(objects)
