@@ -198,3 +198,23 @@ async def test_closed_socket_leaves_its_group(case):
 
     assert len(during - before) == 1
     assert set(layer.groups.get(storage.group_name(DOC), {})) == before
+
+
+async def test_socket_whose_document_cannot_be_read_gets_503_and_leaves_its_group(
+    monkeypatch,
+):
+    from channels.layers import get_channel_layer
+
+    def unavailable(doc_id):
+        raise storage.Unavailable()
+
+    monkeypatch.setattr(storage, "read_document", unavailable)
+    layer = get_channel_layer()
+    before = set(layer.groups.get(storage.group_name(DOC), {}))
+
+    socket = await connect()
+
+    frame = await socket.receive_json_from()
+    assert (frame["type"], frame["status"]) == ("error", 503)
+    assert (await socket.receive_output())["type"] == "websocket.close"
+    assert set(layer.groups.get(storage.group_name(DOC), {})) == before

@@ -30,7 +30,16 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         # Join before reading, so no write committed after the read is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        stored = await read_document(self.doc_id)
+        try:
+            stored = await read_document(self.doc_id)
+        except storage.StorageError as exc:
+            # The database is down (503). Say so and close, leaving the group
+            # now: had this raised, the consumer would have died without
+            # disconnect(), and its channel stayed in the group.
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.send_error(exc.message, status=exc.status)
+            await self.close()
+            return
         if stored is not None:
             await self.send(bytes_data=stored.data)
 
