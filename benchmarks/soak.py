@@ -13,6 +13,12 @@ client received), server memory over time, and lost edits (changes a client made
 that the server's copy lacks, and acknowledged HTTP items missing from theirs).
 Figures go to ``docs/benchmarks.md`` by hand; this is not a test.
 
+``--trace PATH`` runs the server under ``benchmarks/traced_daphne.py``: a thread
+inside it appends the server's own memory figures to PATH every 10 s (glibc
+malloc in use and free, Python's allocator arenas, live objects, the channel
+layer's groups; tracemalloc with ``TODOS_TRACE_FRAMES=N``), so that growth of RSS
+can be told apart from growth of live data. See that file.
+
 The default load (each client edits every 6 s, so about 8 edits a second on the
 list, each pushed to 49 sockets; 10 HTTP writes a second) is one that one Daphne
 process keeps up with on a shared 2-core machine; with ``--edit-every 2000`` it
@@ -38,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from tests import live  # noqa: E402
 
 CLIENTS = ROOT / "benchmarks" / "soak_clients.mjs"
+TRACED_DAPHNE = ROOT / "benchmarks" / "traced_daphne.py"
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -58,6 +65,12 @@ def parse_args():
     parser.add_argument("--redis-url", help="channels_redis (default: in-memory)")
     parser.add_argument("--out", help="write the JSON report here")
     parser.add_argument("--log", help="copy the server's log here")
+    parser.add_argument(
+        "--trace",
+        help="run the server under benchmarks/traced_daphne.py, which appends "
+        "memory samples (malloc, Python objects, channel layer, tracemalloc with "
+        "TODOS_TRACE_FRAMES) here",
+    )
     return parser.parse_args()
 
 
@@ -100,6 +113,39 @@ class Sampler(threading.Thread):
             last_cpu, last_at = cpu, now
 
 
+class TracedServer(live.LiveServer):
+    """``live.LiveServer``, but Daphne runs under ``benchmarks/traced_daphne.py``."""
+
+    def __init__(self, env, trace_path, **kwargs):
+        super().__init__(env, **kwargs)
+        self.trace_path = Path(trace_path).resolve()
+
+    def start(self):
+        self.trace_path.write_text("")  # the sampler appends
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [
+                str(live.BIN / "python"),
+                str(TRACED_DAPHNE),
+                str(self.trace_path),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--websocket-max-message-size",
+                str(live.WS_MAX_BYTES),
+                "todo_site.asgi:application",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        # Importing Django under tracemalloc is slow on a busy machine.
+        live.wait_for_port(self.port, timeout=180, process=self.process)
+        return self
+
+
 def start_server(args, workdir):
     env = live.server_env(
         database_url=args.database_url,
@@ -112,7 +158,11 @@ def start_server(args, workdir):
         TODOS_LOG_LEVEL="WARNING",
     )
     live.migrate(env)
-    return live.LiveServer(env, log_path=workdir / "daphne.log").start()
+    if args.trace:
+        server = TracedServer(env, args.trace, log_path=workdir / "daphne.log")
+    else:
+        server = live.LiveServer(env, log_path=workdir / "daphne.log")
+    return server.start()
 
 
 def run_clients(args, server):
@@ -150,6 +200,32 @@ def run_clients(args, server):
     if process.wait() != 0 or report is None:
         raise SystemExit(f"soak_clients.mjs failed with status {process.returncode}")
     return progress, report
+
+
+TRACE_FIELDS = (
+    "rss_mib",
+    "rss_peak_mib",
+    "malloc_used_mib",
+    "malloc_free_mib",
+    "pymalloc_arenas",
+    "pymalloc_used_mib",
+    "gc_objects",
+    "traced_mib",
+)
+
+
+def summarise_trace(path, warm=120):
+    """The server's own memory figures (traced_daphne.py): at ``warm`` s and last."""
+    records = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    records = [r for r in records if "rss_mib" in r]
+    if not records:
+        return None
+    first = next((r for r in records if r["seconds"] >= warm), records[0])
+    return {
+        field: [first.get(field), records[-1].get(field)]
+        for field in TRACE_FIELDS
+        if field in first
+    }
 
 
 def summarise(report, progress, samples, wall):
@@ -201,11 +277,14 @@ def main():
             server.stop()
             if args.log:
                 shutil.copy(workdir / "daphne.log", args.log)
+        summary = summarise(
+            report, progress, sampler.samples, time.monotonic() - started
+        )
+        if args.trace:
+            summary["server_memory_at_2_min_and_last"] = summarise_trace(args.trace)
         result = {
             "args": vars(args),
-            "summary": summarise(
-                report, progress, sampler.samples, time.monotonic() - started
-            ),
+            "summary": summary,
             "report": report,
             "samples": sampler.samples,
             "progress": progress,
