@@ -176,9 +176,27 @@ export class Sync {
 		}
 	}
 
-	/** True while the document holds changes the server is not known to hold. */
+	/**
+	 * True while the document holds changes the server is not known to hold.
+	 *
+	 * That is exactly when one of the document's heads is not in `serverHas`: a
+	 * head is no other change's dependency, so only being named covers it, and if
+	 * every head is covered so is everything. Costs a set lookup per head, not a
+	 * walk of the history (it runs on every status, so on every push).
+	 */
 	unsent() {
-		return this.store.hasChangesSince(this.serverHas || this.initialHeads);
+		return !this.allHeadsIn(this.serverHas || this.initialHeads);
+	}
+
+	allHeadsIn(heads) {
+		const held = new Set(heads);
+		return this.store.heads().every((head) => held.has(head));
+	}
+
+	/** True if the document holds every change in `heads` (at once if they are heads). */
+	holds(heads) {
+		const current = new Set(this.store.heads());
+		return heads.every((head) => current.has(head)) || this.store.hasHeads(heads);
 	}
 
 	// The server answers again: a new socket may take a refused list again.
@@ -227,7 +245,7 @@ export class Sync {
 	acknowledged(ack, sentHeads, full) {
 		const heads = Array.isArray(ack.heads) ? ack.heads : [];
 		this.learn([...sentHeads, ...this.store.knownHeads(heads)]);
-		if (!this.store.hasHeads(heads)) {
+		if (!this.holds(heads)) {
 			this.scheduleResync(heads);
 		} else if (full && this.tooBig(ack)) {
 			// Our whole document did not shrink the server's copy: asking again
@@ -257,7 +275,7 @@ export class Sync {
 			return;
 		}
 		let known = [...new Set([...(this.serverHas || []), ...heads])];
-		if (!this.store.hasChangesSince(known)) {
+		if (this.allHeadsIn(known)) {
 			known = this.store.heads();
 		}
 		this.serverHas = known;
@@ -286,7 +304,7 @@ export class Sync {
 	// We may have missed a push: give it a moment to arrive, then fetch everything.
 	/** The server's heads after a push: if we lack some, a push was missed. */
 	serverUpdated(heads) {
-		if (Array.isArray(heads) && !this.store.hasHeads(heads)) {
+		if (Array.isArray(heads) && !this.holds(heads)) {
 			this.scheduleResync(heads);
 		}
 	}
@@ -296,7 +314,7 @@ export class Sync {
 			return;
 		}
 		this.timers.set('resync', this.timing.resyncGrace, () => {
-			if (!this.store.hasHeads(heads) || this.store.missingDeps().length > 0) {
+			if (!this.holds(heads) || this.store.missingDeps().length > 0) {
 				this.connection.pull(true);
 			}
 		});

@@ -8,7 +8,7 @@ import { COMPACT_MAX_CHUNKS, Sync } from '../../static/todos/sync.js';
 import { Automerge, FakeServer, todos, waitFor } from './helpers.js';
 
 const DOC_ID = 'sync-test-doc';
-const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20 };
+const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20, compactSlot: 2 };
 const running = [];
 const channels = [];
 
@@ -239,3 +239,53 @@ describe('over HTTP', () => {
 		assert.match(a.sync.status().message, /too large/);
 	});
 });
+
+describe('the status on every push', () => {
+	test('costs no walk of the history, and says the same as one', async () => {
+		const server = new FakeServer();
+		const writer = await device(server);
+		const listener = await device(server);
+		const calls = spy(listener.store, ['hasChangesSince', 'hasHeads', 'knownHeads']);
+		for (let i = 0; i < 10; i += 1) {
+			writer.add(`pushed ${i}`);
+			await waitFor(() => texts(listener).length === i + 1, 2000, 'the push');
+			assert.deepEqual(listener.sync.status(), { state: 'saved', unsynced: false, message: '' });
+		}
+		assert.deepEqual(calls, { hasChangesSince: 0, hasHeads: 0, knownHeads: 0 });
+	});
+
+	test('unsynced agrees with the store about what the server lacks', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const b = await device(server);
+		const agree = () => {
+			const { serverHas, initialHeads } = a.sync;
+			assert.equal(a.sync.status().unsynced, a.store.hasChangesSince(serverHas || initialHeads));
+		};
+		agree();
+		server.stop();
+		a.add('offline');
+		agree();
+		assert.equal(a.sync.status().unsynced, true);
+		server.start();
+		b.add('from b');
+		await waitFor(() => texts(a).length === 2 && texts(b).length === 2, 5000, 'both to converge');
+		agree();
+		await waitFor(() => !a.sync.status().unsynced, 5000, 'a to be saved');
+		agree();
+	});
+});
+
+/** Count calls of `methods` on `object`. */
+function spy(object, methods) {
+	const calls = {};
+	for (const name of methods) {
+		const original = object[name].bind(object);
+		calls[name] = 0;
+		object[name] = (...args) => {
+			calls[name] += 1;
+			return original(...args);
+		};
+	}
+	return calls;
+}
