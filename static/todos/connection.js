@@ -11,9 +11,11 @@
  *
  * What is uploaded and what frames mean is sync.js's business; it hears of this
  * module through four hooks: `received(bytes, complete)` for the server's bytes
- * (`complete` when they are the whole stored document), `updated(heads)` for the
- * heads the server names after each push, `reachable(bySocket)` when the server
- * answers after a disconnection, `changed()` when `online` may have changed.
+ * (`complete` when they are the whole stored document), `updated(frame)` for the
+ * server's `{type: 'update', heads}` frames (one follows each push; one alone,
+ * with the stored `chunks` and `size`, follows someone else's compaction),
+ * `reachable(bySocket)` when the server answers after a disconnection,
+ * `changed()` when `online` may have changed.
  */
 
 import { Timers } from './timers.js';
@@ -282,7 +284,7 @@ export class Connection {
 		} else if (message.type === 'error') {
 			this.settlePending((pending) => pending.reject(new UploadRefused(message.status || 400, message.error || 'refused')));
 		} else if (message.type === 'update') {
-			this.hooks.updated(message.heads);
+			this.hooks.updated(message);
 		}
 	}
 

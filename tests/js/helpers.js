@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the Node tests: Automerge, a fake server that keeps the
- * storage API's contract (chunks, 409 for missing dependencies, acks with heads,
- * pushes to other sockets), and a wait-for-condition helper.
+ * storage API's contract (chunks merged by containment, 409 for missing
+ * dependencies, acks with heads, pushes to other sockets, an update frame after
+ * a compaction), and a wait-for-condition helper.
  */
 
 import * as Automerge from '@automerge/automerge';
@@ -22,6 +23,54 @@ export async function waitFor(condition, timeout = 2000, what = 'condition') {
 	}
 }
 
+/** True if Automerge bytes start with a document chunk (a `save()`). */
+export function isSave(bytes) {
+	return bytes.length > 8 && bytes[8] === 0;
+}
+
+/** Split Automerge bytes into their chunks (magic, checksum, type, LEB128 length, body). */
+export function splitChunks(bytes) {
+	const chunks = [];
+	let at = 0;
+	while (at < bytes.length) {
+		let end = at + 9;
+		let length = 0;
+		let shift = 0;
+		let byte;
+		do {
+			byte = bytes[end++];
+			length += (byte & 0x7f) * 2 ** shift;
+			shift += 7;
+		} while (byte & 0x80);
+		end += length;
+		chunks.push(bytes.subarray(at, end));
+		at = end;
+	}
+	return chunks;
+}
+
+const chunkHashes = new WeakMap();
+
+/** The hashes of the changes in stored chunk(s) `bytes`. */
+function hashesOf(bytes) {
+	if (!chunkHashes.has(bytes)) {
+		const hashes = new Set();
+		for (const chunk of splitChunks(bytes)) {
+			if (isSave(chunk)) {
+				const doc = Automerge.load(chunk);
+				Automerge.getChangesMetaSince(doc, []).forEach((change) => hashes.add(change.hash));
+				Automerge.free(doc);
+			} else {
+				hashes.add(Automerge.decodeChange(chunk).hash);
+			}
+		}
+		chunkHashes.set(bytes, hashes);
+	}
+	return chunkHashes.get(bytes);
+}
+
+const within = (small, big) => [...small].every((hash) => big.has(hash));
+
 /** The storage API in memory, with the server's rules, reachable or not. */
 export class FakeServer {
 	constructor() {
@@ -30,6 +79,8 @@ export class FakeServer {
 		this.up = true;
 		this.dropPushes = false;
 		this.uploads = [];
+		this.latency = 1; // ms before an answer or a push arrives
+		this.cached = { chunks: null, doc: null };
 	}
 
 	stored() {
@@ -37,14 +88,22 @@ export class FakeServer {
 	}
 
 	doc() {
-		return this.chunks.length ? Automerge.load(this.stored()) : Automerge.init();
+		if (this.cached.chunks !== this.chunks) {
+			this.cached = { chunks: this.chunks, doc: this.chunks.length ? Automerge.load(this.stored()) : Automerge.init() };
+		}
+		return this.cached.doc;
 	}
 
-	/** Merge an upload: `{status, body, pushed}` like the server's answer. */
+	/**
+	 * Merge an upload: `{status, body, pushed}` like the server's answer.
+	 *
+	 * Like the real server, by chunk: a new change is appended; a document chunk
+	 * (a save) replaces every stored chunk whose changes it holds, and is dropped
+	 * if one stored chunk, or the stored set when it replaces nothing, holds it.
+	 */
 	write(bytes) {
 		this.uploads.push(bytes);
 		const before = this.doc();
-		const beforeHeads = Automerge.getHeads(before);
 		let next;
 		try {
 			next = Automerge.loadIncremental(Automerge.clone(before), bytes);
@@ -54,35 +113,56 @@ export class FakeServer {
 		if (Automerge.getMissingDeps(next, []).length) {
 			return { status: 409, body: { error: 'The server does not have changes this upload depends on.' } };
 		}
+		let chunks = this.chunks;
+		for (const chunk of splitChunks(bytes).map((part) => part.slice())) {
+			const held = new Set(chunks.flatMap((stored) => [...hashesOf(stored)]));
+			const incoming = hashesOf(chunk);
+			if (!isSave(chunk)) {
+				if (!within(incoming, held)) {
+					chunks = [...chunks, chunk];
+				}
+				continue;
+			}
+			if (chunks.some((stored) => within(incoming, hashesOf(stored)))) {
+				continue;
+			}
+			const replaced = chunks.filter((stored) => within(hashesOf(stored), incoming));
+			if (replaced.length === 0 && within(incoming, held)) {
+				continue;
+			}
+			const first = chunks.findIndex((stored) => replaced.includes(stored));
+			const kept = chunks.filter((stored) => !replaced.includes(stored));
+			kept.splice(first === -1 ? kept.length : first, 0, chunk);
+			chunks = kept;
+		}
+		const newChanges = Automerge.getChangesMetaSince(next, Automerge.getHeads(before)).length;
+		const changed = chunks !== this.chunks;
+		this.chunks = chunks;
+		this.cached = { chunks, doc: next };
 		const heads = Automerge.getHeads(next);
-		const changed = !(heads.length === beforeHeads.length && heads.every((h) => beforeHeads.includes(h)));
-		const whole = this.loadsAlone(bytes);
-		if (whole && Automerge.hasHeads(whole, heads)) {
-			this.chunks = [bytes]; // a save() holding everything compacts the document
-		} else if (changed) {
-			this.chunks = [...this.chunks, bytes];
-		}
 		const size = this.chunks.reduce((total, chunk) => total + chunk.length, 0);
-		return { status: 200, body: { changed, heads, chunks: this.chunks.length, size }, pushed: changed ? bytes : null };
+		const body = { changed, new_changes: newChanges, heads, chunks: this.chunks.length, size };
+		return { status: 200, body, pushed: newChanges ? bytes : null, compacted: changed && !newChanges };
 	}
 
-	loadsAlone(bytes) {
-		try {
-			return Automerge.load(bytes);
-		} catch {
-			return null;
-		}
-	}
-
-	/** Send a write's new bytes, then its heads, to every socket but the writer's. */
+	/**
+	 * Send a write's new bytes, then its heads, to every socket but the writer's;
+	 * after a compaction, which adds nothing, the update frame alone with the count.
+	 */
 	push(result, writer) {
-		if (!result.pushed || this.dropPushes) {
+		if (this.dropPushes) {
 			return;
 		}
+		const { heads, chunks, size } = result.body || {};
 		for (const socket of this.sockets) {
-			if (socket !== writer) {
+			if (socket === writer) {
+				continue;
+			}
+			if (result.pushed) {
 				socket.deliver(result.pushed.slice().buffer);
-				socket.deliver(JSON.stringify({ type: 'update', heads: result.body.heads }));
+				socket.deliver(JSON.stringify({ type: 'update', heads }));
+			} else if (result.compacted) {
+				socket.deliver(JSON.stringify({ type: 'update', heads, chunks, size }));
 			}
 		}
 	}
@@ -115,7 +195,7 @@ export class FakeServer {
 					const answer = result.status === 200 ? { type: 'ack', ...result.body } : { type: 'error', status: result.status, error: result.body.error };
 					this.deliver(JSON.stringify(answer));
 					server.push(result, this);
-				}, 1);
+				}, server.latency);
 			}
 
 			deliver(data) {
