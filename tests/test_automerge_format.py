@@ -1224,3 +1224,39 @@ def test_runs_kept_in_memory_are_limited():
         decode_string_rle(write_sleb(-20) + b"\x00" * 20, max_runs=10)
     with pytest.raises(LimitError, match="max_runs=10"):
         decode_boolean(b"\x01" * 20, max_runs=10)
+
+
+# --- rules Automerge's load depends on (automerge_format/semantics.py) -------------
+
+
+def test_document_op_columns_must_be_canonical_runs():
+    one_value_run = replace_column(DOC_SET_A_COLUMNS, 0x42, b"\x01\x01")
+    with pytest.raises(FormatError, match="action column: repeat run of fewer than 2"):
+        parse_chunks(chunk(0, document_body(TWO_CHANGES, one_value_run)))
+
+
+def test_document_changes_need_extra_len():
+    columns = [c for c in TWO_CHANGES if c[0] != 0x56]
+    with pytest.raises(FormatError, match="extraLen column: a change has no extraLen"):
+        parse_chunks(chunk(0, document_body(columns)))
+
+
+def test_make_ops_carry_no_value():
+    make_map = replace_column(DOC_SET_A_COLUMNS, 0x42, rle([0]))
+    with pytest.raises(FormatError, match="a makeMap op carries a value"):
+        parse_chunks(chunk(0, document_body(TWO_CHANGES, make_map)))
+    with pytest.raises(FormatError, match="a makeMap op carries a value"):
+        parse_chunks(change(replace_column(SET_A_COLUMNS, 0x42, rle([0]))))
+
+
+def test_document_op_ids_lie_within_their_actors_changes():
+    beyond = replace_column(DOC_SET_A_COLUMNS, 0x23, delta([9]))
+    with pytest.raises(FormatError, match="lies outside that actor's changes"):
+        parse_chunks(chunk(0, document_body(TWO_CHANGES, beyond)))
+
+
+def test_a_change_inserts_nothing_into_the_root_map():
+    insert = replace_column(key_columns(None, delta([0]), None), 0x34, booleans([True]))
+    root = [c for c in insert if c[0] not in (0x01, 0x02)]
+    with pytest.raises(FormatError, match="root map"):
+        parse_chunks(change(root, start_op=10))

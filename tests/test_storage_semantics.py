@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.test_fuzz import ROOT, with_column
+from tests.test_fuzz import ROOT, chunk, with_column
 from todos import storage
 from todos.automerge_format import parse_chunks, write_sleb, write_uleb
 from todos.automerge_format.ops import ACTION, KEY_CTR, OBJ_ACTOR, OBJ_CTR
@@ -140,3 +140,13 @@ def test_documents_stored_before_the_index_get_it_on_their_next_write(made, stor
 
     assert Document.objects.get(doc_id=DOC).objects_indexed
     assert KnownObject.objects.filter(document_id=DOC).count() >= 3
+
+
+def test_an_actor_the_document_lacks_in_a_change_actor_table(made, stored):
+    # A change listing an unknown actor makes Automerge 3 panic, used or not.
+    change = parse_chunks(made["push"])[0]
+    body = write_uleb(len(change.deps)) + b"".join(change.deps)
+    body += write_uleb(len(change.actor)) + change.actor + write_uleb(change.seq)
+    body += write_uleb(change.start_op) + write_sleb(change.time) + write_uleb(0)
+    body += write_uleb(1) + write_uleb(16) + b"\xcc" * 16 + write_uleb(0)
+    refused(chunk(1, body), stored, "names actor c+, which has no changes")

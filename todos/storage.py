@@ -487,8 +487,8 @@ class _Merge:
             for actor in change.named_actors:
                 if actor.hex() not in self.clock:
                     raise BadUpload(
-                        f"{_describe(change)} names an op of actor {actor.hex()}, "
-                        "which has no changes in this document, so Automerge "
+                        f"{_describe(change)} names actor {actor.hex()}, which "
+                        "has no changes in this document, so Automerge "
                         f"could not load the document with it. {NOT_STORED}"
                     )
             made.add(change.objects)

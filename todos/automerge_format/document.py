@@ -11,14 +11,22 @@ specification has the DEFLATE bit are inflated (within the budget) first.
 from dataclasses import dataclass, field
 
 from .columns import (
+    ACTOR as ACTOR_TYPE,
+)
+from .columns import (
     DEFLATE_BIT,
+    DELTA,
+    GROUP,
+    INTEGER,
+    STRING,
+    VALUE_METADATA,
     Column,
     ColumnSet,
     decode_column_set,
     locate_columns,
     read_column_metadata,
 )
-from .encodings import expand, expand_delta
+from .encodings import check_canonical, expand, expand_delta
 from .errors import FormatError
 from .fields import read_actors, read_hashes
 from .leb128 import read_uleb
@@ -132,6 +140,7 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
     )
     by_spec = {c.spec: c for c in op_columns}
     check_ops(ops, by_spec, DOC_OP_COLUMNS, document=True, offset=ops_at)
+    _check_canonical(op_columns)
     metas = _change_metas(changes, change_columns, actors, change_meta_at)
     highest: dict[bytes, int] = {}
     for meta in metas:
@@ -157,6 +166,29 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
         head_indices=head_indices,
         objects=objects,
     )
+
+
+_RLE_TYPES = frozenset({GROUP, ACTOR_TYPE, INTEGER, DELTA, STRING, VALUE_METADATA})
+
+
+def _check_canonical(columns: list[Column]) -> None:
+    """Automerge 3 refuses a document whose op columns are not canonical RLE."""
+    for column in columns:
+        if column.column_type in _RLE_TYPES:
+            try:
+                check_canonical(
+                    column.data,
+                    strings=column.column_type == STRING,
+                    signed=column.column_type == DELTA,
+                )
+            except FormatError as exc:
+                name = DOC_OP_COLUMNS.get(column.spec, f"{column.spec:#x}")
+                where = "" if column.deflated else f" at {exc.offset}"
+                raise FormatError(
+                    f"{name} column: {exc.reason}{where}; Automerge writes runs one "
+                    "way only and does not load a document with others",
+                    column.offset,
+                ) from exc
 
 
 def _read_head_indices(body: bytes, pos: int, count: int) -> tuple[tuple, int]:
@@ -208,6 +240,7 @@ def _change_metas(
     seqs = expand_delta(required(SEQ))
     max_ops = expand_delta(required(MAX_OP))
     times = expand_delta(required(TIME))
+    required(EXTRA_LEN)  # Automerge 3 refuses a document without it
     for spec, values in ((SEQ, seqs), (MAX_OP, max_ops)):
         if min(values) < 0:
             name = CHANGE_META_COLUMNS[spec]

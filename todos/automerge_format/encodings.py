@@ -25,6 +25,7 @@ __all__ = [
     "decode_string_rle",
     "decode_boolean",
     "read_string",
+    "check_canonical",
     "expand",
     "expand_delta",
 ]
@@ -280,3 +281,44 @@ def expand_delta(runs: Runs) -> list:
             out.extend(range(total + delta, total + delta * count + delta, delta))
             total += delta * count
     return out
+
+
+def check_canonical(buf: bytes, *, strings: bool = False, signed: bool = False) -> None:
+    """Check that an RLE column is encoded the one way Automerge 3 accepts.
+
+    Automerge writes each column canonically and, since 3.x, refuses a document
+    chunk whose op columns are not: no repeat run of fewer than 2 values, no two
+    equal values next to each other in a literal run, no run that could have
+    been merged with the one before it (equal values at the boundary, adjacent
+    literal runs, adjacent null runs) and no empty null run. ``buf`` must already
+    have decoded without error; values are compared as encoded (deltas for a
+    delta column). Error offsets are relative to ``buf``.
+    """
+    read_value = read_string if strings else read_sleb if signed else read_uleb
+    pos, end = 0, len(buf)
+    previous = None  # "run", "literal" or "null"
+    last = object()  # the last value of the previous run, if it had values
+    while pos < end:
+        start = pos
+        count, pos = read_sleb(buf, pos)
+        if count > 0:
+            value, pos = read_value(buf, pos)
+            if count < 2:
+                raise FormatError("repeat run of fewer than 2 values", start)
+            if value == last:
+                raise FormatError("run repeats the value before it", start)
+            previous, last = "run", value
+        elif count < 0:
+            if previous == "literal":
+                raise FormatError("two literal runs next to each other", start)
+            for _ in range(-count):
+                value, pos = read_value(buf, pos)
+                if value == last:
+                    raise FormatError("literal run repeats a value", start)
+                last = value
+            previous = "literal"
+        else:
+            nulls, pos = read_uleb(buf, pos)
+            if not nulls or previous == "null":
+                raise FormatError("empty or repeated null run", start)
+            previous, last = "null", object()

@@ -15,7 +15,8 @@ storage layer can check that against an index of the stored document:
   delete ops carry a null value; an op on an object made in the same change comes
   after the make op and fits its kind; an element ID or predecessor in the
   change's own ops names an earlier op of the change. Returns the objects made,
-  the objects used, and the actors whose ops are named (elements, predecessors).
+  the objects used, and the actors whose ops are named (elements, predecessors)
+  or who are listed in the change's actor table.
 - ``document_semantics(ops, actors, max_ops, fail)`` for document chunks: make and
   delete ops carry a null value; no op ID appears twice in a row of the ID
   columns, and every op ID lies within its actor's changes. Returns the objects.
@@ -117,8 +118,8 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
 
     ``actors[0]`` is the change's actor; op ``i`` has ID ``start_op + i`` by it.
     Returns ``(objects, uses, named_actors)``: the ObjectRanges made, the
-    ObjectUses of objects made elsewhere, and the set of other actors whose ops
-    are named as elements or predecessors.
+    ObjectUses of objects made elsewhere, and the set of actors whose ops are
+    named as elements or predecessors, with every actor in ``actors[1:]``.
     """
     end_op = start_op + ops.rows  # one past the change's last op ID
     made: list[tuple[int, int, str]] = []  # (first, count, kind), IDs step 1
@@ -140,6 +141,8 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
         _value_is_null(action, meta, fail)
         need = SEQUENCE if insert or key_str is None else MAP
         if obj_actor is not None:
+            if obj_ctr is None:
+                raise fail(OBJ_CTR, "an op's object has an actor but no counter")
             obj = (obj_actor, obj_ctr)
             _use_object(obj, need, start_op, start_op + row, made, uses, actors, fail)
         elif need != MAP:
@@ -176,6 +179,9 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
                 )
         else:
             named.add(actors[actor])
+    # Automerge 3 panics on a change whose actor table lists an actor the
+    # document lacks, even when no op names it: every listed actor counts.
+    named.update(actors[1:])
     objects = tuple(
         ObjectRange(actors[0], first, 1 if count > 1 else 0, count, kind)
         for first, count, kind in made
