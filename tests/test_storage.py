@@ -289,10 +289,11 @@ def test_committed_write_is_pushed_to_the_documents_group(case):
 
     storage.write_document(DOC, case["base"], sender="someone")
 
-    message = async_to_sync(layer.receive)(channel)
+    message = receive_within(layer, channel)
     assert message["type"] == "doc.updated"
     assert message["data"] == case["base"]
     assert message["sender"] == "someone"
+    assert message["chunks"] == 1 and message["size"] == len(case["base"])
 
 
 def test_change_depending_on_the_inside_of_a_stored_save_is_accepted(case):
@@ -315,7 +316,7 @@ def test_dependency_vouched_for_by_the_reference_reader_is_remembered(case):
     assert KnownChange.objects.filter(document_id=DOC, hash=base_head).exists()
 
 
-def test_compaction_adds_no_changes_and_pushes_nothing(case):
+def test_compaction_adds_no_changes_and_announces_the_new_chunk_count(case):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
@@ -325,13 +326,30 @@ def test_compaction_adds_no_changes_and_pushes_nothing(case):
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(storage.group_name(DOC), channel)
 
-    result = storage.write_document(DOC, case["full_merged"])
+    result = storage.write_document(DOC, case["full_merged"], sender="compactor")
 
     assert result.changed and result.new_changes == 0
     assert Document.objects.get(doc_id=DOC).change_count == 4
-    storage.write_document(DOC, case["full_c"])
-    message = async_to_sync(layer.receive)(channel)
-    assert message["data"] == case["full_c"]  # the first push is the later write
+    message = receive_within(layer, channel)
+    assert message["data"] == b""  # nothing new to apply
+    assert message["chunks"] == 1 and message["size"] == len(case["full_merged"])
+    assert message["heads"] == result.heads and message["sender"] == "compactor"
+
+
+def test_an_upload_that_changes_nothing_announces_nothing(case):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    storage.write_document(DOC, case["base"])
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(storage.group_name(DOC), channel)
+
+    assert not storage.write_document(DOC, case["base"]).changed
+    storage.write_document(DOC, case["a1"])
+
+    message = receive_within(layer, channel)
+    assert message["data"] == case["a1"]  # the first message is the later write
 
 
 def test_new_changes_counts_changes_not_chunks(case):
@@ -417,3 +435,15 @@ def test_the_etag_of_appended_chunks_matches_a_fresh_read(case):
 
     assert result.etag == storage.read_document(DOC).etag
     assert result.heads == storage.document_heads(DOC)
+
+
+def receive_within(layer, channel, seconds=5):
+    """The next message on ``channel``; fails, rather than hangs, if none comes."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    async def receive():
+        return await asyncio.wait_for(layer.receive(channel), seconds)
+
+    return async_to_sync(receive)()

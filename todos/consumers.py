@@ -4,21 +4,18 @@ On connect the server sends the stored document as one binary frame. Binary fram
 from the client are uploads, merged by the same service as HTTP writes and answered
 with a JSON acknowledgement; every committed write, from here or over HTTP, is
 pushed to the document's other sockets as a binary frame, followed by a text frame
-``{"type": "update", "heads": [...]}`` naming the heads now stored. A write that
-only compacts (fewer stored chunks, no new change) pushes no bytes; the other
-sockets get ``{"type": "update", "heads": [...], "chunks": n, "size": n}`` alone,
-so their clients know the list was compacted and need not compact it again.
+``{"type": "update", "heads": [...], "chunks": n, "size": n}`` naming what is
+stored now. A write that only compacts (fewer stored chunks, no new change) pushes
+no bytes, only that text frame, so the other clients know the list was compacted
+and need not compact it again.
 """
 
 import json
-import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import ratelimit, storage
-
-logger = logging.getLogger(__name__)
 
 
 class DocumentConsumer(AsyncWebsocketConsumer):
@@ -61,41 +58,22 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.message, status=exc.status)
             return
         await self.send(text_data=json.dumps({"type": "ack", **result.as_json()}))
-        if result.changed and not result.new_changes:
-            await self.announce_compaction(result)
-
-    async def announce_compaction(self, result):
-        """Tell the other sockets the stored chunk count after a compaction."""
-        message = {
-            "type": "doc.compacted",
-            "heads": result.heads,
-            "chunks": result.chunk_count,
-            "size": result.size,
-            "sender": self.channel_name,
-        }
-        try:
-            await self.channel_layer.group_send(self.group, message)
-        except Exception:
-            logger.exception("Could not announce a compaction of %s", self.doc_id)
 
     async def doc_updated(self, event):
-        """A committed write's new bytes: pass them on unless this socket sent them.
+        """A committed write: pass on its new bytes unless this socket sent them.
 
-        The text frame after them names the stored heads, so a socket that only
-        listens (and so gets no acknowledgements) can still notice a push it
-        missed, for example one that a full channel layer dropped.
+        The text frame after them names what is stored now (heads, chunk count,
+        size), so a socket that only listens (and so gets no acknowledgements) can
+        notice a push it missed, for example one that a full channel layer
+        dropped, and knows when another client has compacted the stored chunks.
+        A write that only compacted has no new bytes: the text frame goes alone.
         """
-        if event["sender"] != self.channel_name:
+        if event["sender"] == self.channel_name:
+            return
+        if event["data"]:
             await self.send(bytes_data=event["data"])
-            await self.send(
-                text_data=json.dumps({"type": "update", "heads": event["heads"]})
-            )
-
-    async def doc_compacted(self, event):
-        """Another socket's write compacted the stored chunks: pass on the count."""
-        if event["sender"] != self.channel_name:
-            frame = {key: event[key] for key in ("heads", "chunks", "size")}
-            await self.send(text_data=json.dumps({"type": "update", **frame}))
+        frame = {key: event[key] for key in ("heads", "chunks", "size")}
+        await self.send(text_data=json.dumps({"type": "update", **frame}))
 
     async def send_error(self, message, status=400):
         """Report a refused frame; the connection stays open."""

@@ -224,7 +224,7 @@ def write_document(doc_id, body, sender=None):
         merge = _Merge(document, incoming)
         merge.plan()
         result = merge.apply()
-        if result.new_changes:
+        if result.changed:
             transaction.on_commit(lambda: notify_update(result, sender))
     return result
 
@@ -235,7 +235,11 @@ def group_name(doc_id):
 
 
 def notify_update(result, sender=None):
-    """Push a committed write's new bytes to every socket open on the document."""
+    """Tell every socket open on the document what a committed write stored.
+
+    The message carries the write's new bytes (none when it only compacted the
+    stored chunks) and what is stored now: heads, chunk count and size.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
@@ -243,6 +247,8 @@ def notify_update(result, sender=None):
         "type": "doc.updated",
         "data": result.new_bytes,
         "heads": result.heads,
+        "chunks": result.chunk_count,
+        "size": result.size,
         "sender": sender,
     }
     try:

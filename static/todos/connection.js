@@ -12,8 +12,8 @@
  * What is uploaded and what frames mean is sync.js's business; it hears of this
  * module through four hooks: `received(bytes, complete)` for the server's bytes
  * (`complete` when they are the whole stored document), `updated(frame)` for the
- * server's `{type: 'update', heads}` frames (one follows each push; one alone,
- * with the stored `chunks` and `size`, follows someone else's compaction),
+ * server's `{type: 'update', heads, chunks, size}` frames (one follows each
+ * push; one alone follows someone else's compaction, which has no new bytes),
  * `reachable(bySocket)` when the server answers after a disconnection,
  * `changed()` when `online` may have changed.
  */
