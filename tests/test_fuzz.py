@@ -85,9 +85,14 @@ QUOTAS = {
     "http": 600,
     "websocket": 300,
 }
+# The examples are the same on every run, so a red CI names a regression, not a
+# new example; TODOS_FUZZ_RANDOM=1 draws new ones (a bug hunt: the repaired
+# mutations still find, now and then, a document Automerge 3.5 panics on, see
+# docs/reliability.md).
 FUZZ = dict(
     deadline=None,
     database=None,
+    derandomize=os.environ.get("TODOS_FUZZ_RANDOM") != "1",
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.data_too_large,

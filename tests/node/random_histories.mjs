@@ -473,6 +473,7 @@ class History {
       changes: changes.length,
       heads: A.getHeads(final).sort(),
       doc: plain(final),
+      save: b64(A.save(final)),
       plans: encoded
     }
   }

@@ -20,7 +20,7 @@ from .errors import FormatError
 from .fields import read_actors, read_hashes, read_prefixed_bytes
 from .leb128 import read_sleb, read_uleb
 from .limits import Budget
-from .ops import ACTION, CHANGE_OP_COLUMNS, check_ops, failure
+from .ops import ACTION, CHANGE_OP_COLUMNS, any_marks, check_ops, failure
 from .semantics import ObjectRange, ObjectUse, change_semantics
 
 __all__ = ["ChangeChunk", "read_change"]
@@ -49,6 +49,7 @@ class ChangeChunk:
     objects: tuple[ObjectRange, ...] = ()
     object_uses: frozenset[ObjectUse] = frozenset()
     named_actors: frozenset[bytes] = frozenset()
+    has_marks: bool = False
 
     @property
     def kind(self) -> str:
@@ -123,4 +124,5 @@ def read_change(body: bytes, budget: Budget, *, raw: bytes, hash: bytes) -> Chan
         objects=objects,
         object_uses=uses,
         named_actors=named,
+        has_marks=any_marks(ops),
     )

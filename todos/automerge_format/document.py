@@ -31,7 +31,15 @@ from .errors import FormatError
 from .fields import read_actors, read_hashes
 from .leb128 import read_uleb
 from .limits import Budget
-from .ops import ACTION, DOC_OP_COLUMNS, ID_ACTOR, ID_CTR, check_ops, failure
+from .ops import (
+    ACTION,
+    DOC_OP_COLUMNS,
+    ID_ACTOR,
+    ID_CTR,
+    any_marks,
+    check_ops,
+    failure,
+)
 from .semantics import ObjectRange, document_semantics
 
 __all__ = ["DocumentChunk", "ChangeMeta", "CHANGE_META_COLUMNS", "read_document"]
@@ -82,6 +90,7 @@ class DocumentChunk:
     changes: tuple[ChangeMeta, ...]
     head_indices: tuple[int, ...] | None
     objects: tuple[ObjectRange, ...] = ()
+    has_marks: bool = False
 
     @property
     def kind(self) -> str:
@@ -165,6 +174,7 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
         changes=metas,
         head_indices=head_indices,
         objects=objects,
+        has_marks=any_marks(ops),
     )
 
 

@@ -60,6 +60,7 @@ DOC_OP_COLUMNS = {
 
 MAX_ACTION = 7  # makeMap set makeList del makeText inc makeTable mark
 INCREMENT = 5
+MARK = 7  # a mark's start or end (Automerge 2.1 and later)
 # Columns that must have a value on every op (Automerge reads them as required).
 REQUIRED_CHANGE_COLUMNS = (INSERT, ACTION, VAL_LEN, PRED_NUM)
 REQUIRED_DOC_COLUMNS = (ID_ACTOR, ID_CTR, INSERT, ACTION, VAL_LEN, SUCC_NUM)
@@ -151,6 +152,11 @@ def failure(columns: dict[int, Column], names: dict, offset: int):
         return FormatError(f"{names[spec]} column: {reason}", at)
 
     return fail
+
+
+def any_marks(column_set: ColumnSet) -> bool:
+    """Whether any op is a mark (needs the runs of the action column kept)."""
+    return any(action == MARK for _, action in column_set.runs(ACTION))
 
 
 def _check_actions(column_set: ColumnSet, fail) -> None:
