@@ -447,3 +447,20 @@ def receive_within(layer, channel, seconds=5):
         return await asyncio.wait_for(layer.receive(channel), seconds)
 
     return async_to_sync(receive)()
+
+
+def test_a_large_upload_is_followed_by_a_heap_trim_even_when_refused(case, monkeypatch):
+    from todos import memory
+
+    if memory._malloc_trim is None:
+        pytest.skip("this C library has no malloc_trim (glibc has)")
+    trims = []
+    monkeypatch.setattr(memory, "_malloc_trim", lambda pad: trims.append(pad) or 1)
+
+    storage.write_document(DOC, case["base"])  # small: no trim
+    assert trims == []
+    with pytest.raises(storage.BadUpload):
+        storage.write_document(DOC, case["base"] + b"\0" * memory.TRIM_AFTER_BYTES)
+
+    assert trims == [0]
+    assert storage.read_document(DOC).data == case["base"]

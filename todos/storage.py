@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
-from . import reference
+from . import memory, reference
 from .automerge_format import FormatError, Limits, parse_chunks
 from .automerge_format.semantics import fits
 from .models import Chunk, Document, KnownChange, KnownObject, validate_doc_id
@@ -217,6 +217,14 @@ def write_document(doc_id, body, sender=None):
     bytes.
     """
     check_doc_id(doc_id)
+    try:
+        return _write(doc_id, body, sender)
+    finally:
+        # The parse of a large upload is freed by now (it lived in _write's frame).
+        memory.release_after(len(body))
+
+
+def _write(doc_id, body, sender):
     incoming = parse_upload(body)
     check_with_reference(self_contained_part(incoming))  # before the lock: slow
     with database_available(), transaction.atomic():
