@@ -150,3 +150,16 @@ def test_an_actor_the_document_lacks_in_a_change_actor_table(made, stored):
     body += write_uleb(change.start_op) + write_sleb(change.time) + write_uleb(0)
     body += write_uleb(1) + write_uleb(16) + b"\xcc" * 16 + write_uleb(0)
     refused(chunk(1, body), stored, "names actor c+, which has no changes")
+
+
+def test_an_op_id_repeated_far_apart_in_a_document(made, stored):
+    # Found by the repaired mutations: one byte of a document's idCtr column
+    # shifted a run of text ops down by one, so the first character got the ID
+    # of the makeText op five rows earlier. Automerge 3.5 panics on loading it
+    # ("assertion failed: self.data[index].is_none()").
+    from tests.test_fuzz import load_failures_in_automerge
+
+    broken = (ROOT / "tests" / "fixtures" / "repeated_op_id.automerge").read_bytes()
+    assert load_failures_in_automerge([broken])  # not loadable: a real bad case
+
+    refused(broken, stored, "appears twice")

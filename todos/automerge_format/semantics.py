@@ -18,15 +18,17 @@ storage layer can check that against an index of the stored document:
   the objects used, and the actors whose ops are named (elements, predecessors)
   or who are listed in the change's actor table.
 - ``document_semantics(ops, actors, max_ops, fail)`` for document chunks: make and
-  delete ops carry a null value; no op ID appears twice in a row of the ID
-  columns, and every op ID lies within its actor's changes. Returns the objects.
+  delete ops carry a null value; no op ID appears twice, and every op ID lies
+  within its actor's changes. Returns the objects.
 
 Everything walks runs, not rows, so its cost follows the size of the chunk.
 Nothing here replays the op set: an element ID is checked to name an op of an
 actor the document knows, not an element of the right list, for instance.
 """
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .columns import ColumnSet
 from .ops import (
@@ -228,6 +230,7 @@ def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
     """
     objects: list[ObjectRange] = []
     previous = None  # the last op ID of the previous run: (actor, counter)
+    progressions: dict[int, list] = {}  # actor -> [(first, step, rows), ...]
     for rows, columns in _aligned(
         _segments(ops.runs(ACTION)),
         _segments(ops.runs(VAL_LEN)),
@@ -245,6 +248,7 @@ def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
                 f"an op ID of actor {actor} lies outside that actor's changes",
             )
         previous = (actor, last)
+        progressions.setdefault(actor, []).append((counter, step, rows))
         if action in MAKE_KINDS:
             objects.append(
                 ObjectRange(
@@ -255,4 +259,38 @@ def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
                     MAKE_KINDS[action],
                 )
             )
+    for actor, runs in progressions.items():
+        if (repeated := _repeated_counter(runs)) is not None:
+            raise fail(ID_CTR, f"op ID {repeated}@{actor} appears twice")
     return tuple(objects)
+
+
+def _repeated_counter(runs):
+    """A counter that two of ``runs`` (first, step, rows) share, or None.
+
+    Automerge 3 puts each op of a change in the slot its counter names and
+    panics on a document whose op IDs repeat, however far apart. Runs of step 1
+    (the usual case) and single ops are intervals; other runs, whose rows the
+    budget has already paid for, are expanded.
+    """
+    intervals, points = [], []
+    for first, step, rows in runs:
+        last = first + (rows - 1) * step
+        if rows == 1 or abs(step) == 1:
+            intervals.append((min(first, last), max(first, last)))
+        else:
+            points.extend(range(first, last + step, step))
+    intervals.sort()
+    for (_, end), (start, _) in pairwise(intervals):
+        if start <= end:
+            return start
+    points.sort()
+    for a, b in pairwise(points):
+        if a == b:
+            return a
+    starts = [start for start, _ in intervals]
+    for point in points:
+        at = bisect_right(starts, point) - 1
+        if at >= 0 and intervals[at][1] >= point:
+            return point
+    return None
