@@ -1,5 +1,6 @@
 """Python side of tests/node/automerge_cli.mjs: ask the real Automerge about bytes."""
 
+import base64
 import json
 import subprocess
 from pathlib import Path
@@ -25,3 +26,18 @@ def make_scenario(directory):
     cases = {name: (Path(directory) / name).read_bytes() for name in index["files"]}
     cases["heads"] = index["heads"]
     return cases
+
+
+def run_script(source):
+    """Run the ES module ``source`` in Node; it prints ``{name: base64}`` as JSON.
+
+    Returns ``{name: bytes}``.
+    """
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", source],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    return {k: base64.b64decode(v) for k, v in json.loads(done.stdout).items()}

@@ -7,10 +7,9 @@ where they are checked: ``todos/automerge_format/semantics.py`` (the upload alon
 and ``storage._Merge._check_objects`` (against the ``KnownObject`` index).
 """
 
-import subprocess
-
 import pytest
 
+from tests import automerge_node
 from tests.test_fuzz import ROOT, chunk, with_column
 from todos import storage
 from todos.automerge_format import parse_chunks, write_sleb, write_uleb
@@ -40,17 +39,7 @@ process.stdout.write(JSON.stringify(out))
 
 @pytest.fixture(scope="module")
 def made():
-    import base64
-    import json
-
-    done = subprocess.run(
-        ["node", "--input-type=module", "-e", MAKE],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return {k: base64.b64decode(v) for k, v in json.loads(done.stdout).items()}
+    return automerge_node.run_script(MAKE)
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from tests import automerge_node
 from todos import storage
 from todos.models import Document
 
@@ -259,14 +260,7 @@ process.stdout.write(JSON.stringify(out))
 def minimal():
     if shutil.which("node") is None:
         pytest.skip("node is not installed; run `make setup` (Node 20 and npm ci)")
-    done = subprocess.run(
-        ["node", "--input-type=module", "-e", MINIMAL],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return {k: base64.b64decode(v) for k, v in json.loads(done.stdout).items()}
+    return automerge_node.run_script(MINIMAL)
 
 
 def test_a_save_holding_an_empty_change_is_accepted(minimal):
