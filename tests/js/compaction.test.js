@@ -5,10 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { MemoryStorage } from '../../static/todos/persistence.js';
-import { Store } from '../../static/todos/store.js';
-import { COMPACT_MAX_CHUNKS, Sync } from '../../static/todos/sync.js';
-import { Automerge, FakeServer, isSave, todos, waitFor } from './helpers.js';
+import { COMPACT_MAX_CHUNKS } from '../../static/todos/sync.js';
+import { Automerge, FakeServer, isSave, todos, waitFor, startDevice } from './helpers.js';
 
 const DOC_ID = 'compaction-test-doc';
 // A compaction slot is long beside one round trip, even on a busy machine.
@@ -17,21 +15,9 @@ const NEVER = 1e6; // ms per slot: not within a test
 const running = [];
 
 async function device(server, { timing = {}, locks = undefined } = {}) {
-	const store = await new Store({ Automerge, docId: DOC_ID, create: todos.create, storage: new MemoryStorage() }).open();
-	const sync = new Sync({
-		store,
-		docId: DOC_ID,
-		initialHeads: todos.initialHeads(),
-		httpBase: 'http://test/',
-		wsBase: 'ws://test/',
-		WebSocket: server.WebSocket,
-		fetch: server.fetch,
-		locks,
-		timing: { ...TIMING, ...timing },
-	});
-	sync.start();
-	running.push(sync);
-	return { store, sync, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
+	const started = await startDevice(server, DOC_ID, { locks, timing: { ...TIMING, ...timing } });
+	running.push(started.sync);
+	return started;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

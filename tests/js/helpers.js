@@ -7,10 +7,33 @@
 
 import * as Automerge from '@automerge/automerge';
 import { todoDocument } from '../../static/todos/doc.js';
-import { concat } from '../../static/todos/store.js';
+import { MemoryStorage } from '../../static/todos/persistence.js';
+import { concat, Store } from '../../static/todos/store.js';
+import { Sync } from '../../static/todos/sync.js';
 
 export { Automerge };
 export const todos = todoDocument(Automerge);
+
+/**
+ * A started device on document `docId`: its own storage, store and Sync against
+ * `server` (over its WebSocket unless `webSocket` is false).
+ */
+export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, locks, timing }) {
+	const store = await new Store({ Automerge, docId, create: todos.create, storage, channel }).open();
+	const sync = new Sync({
+		store,
+		docId,
+		initialHeads: todos.initialHeads(),
+		httpBase: 'http://test/',
+		wsBase: 'ws://test/',
+		WebSocket: webSocket ? server.WebSocket : undefined,
+		fetch: server.fetch,
+		locks,
+		timing,
+	});
+	sync.start();
+	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
+}
 
 /** Resolve when `condition()` is true; reject after `timeout` ms. */
 export async function waitFor(condition, timeout = 2000, what = 'condition') {

@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { MemoryStorage } from '../../static/todos/persistence.js';
-import { Store } from '../../static/todos/store.js';
-import { COMPACT_MAX_CHUNKS, Sync } from '../../static/todos/sync.js';
-import { Automerge, FakeServer, todos, waitFor } from './helpers.js';
+import { COMPACT_MAX_CHUNKS } from '../../static/todos/sync.js';
+import { Automerge, FakeServer, todos, waitFor, startDevice } from './helpers.js';
 
 const DOC_ID = 'sync-test-doc';
 const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20, compactSlot: 2 };
@@ -20,21 +19,10 @@ function tabChannel(name) {
 }
 
 /** A device: its own storage, store and Sync against `server`. */
-async function device(server, { storage = new MemoryStorage(), webSocket = true, channel = null } = {}) {
-	const store = await new Store({ Automerge, docId: DOC_ID, create: todos.create, storage, channel }).open();
-	const sync = new Sync({
-		store,
-		docId: DOC_ID,
-		initialHeads: todos.initialHeads(),
-		httpBase: 'http://test/',
-		wsBase: 'ws://test/',
-		WebSocket: webSocket ? server.WebSocket : undefined,
-		fetch: server.fetch,
-		timing: TIMING,
-	});
-	sync.start();
-	running.push(sync);
-	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
+async function device(server, options = {}) {
+	const started = await startDevice(server, DOC_ID, { ...options, timing: TIMING });
+	running.push(started.sync);
+	return started;
 }
 
 const texts = ({ store }) => todos.items(store.doc).map((item) => item.text).sort();
