@@ -11,15 +11,28 @@
 // it loads the stored document from the first frame; every `--edit-every` ms
 // (jittered) it adds an item, ticks one or deletes one and uploads the change as
 // a binary frame, one upload at a time, each answered by an ack; after a 409 it
-// sends `save()`, and when an ack reports more than 32 stored chunks its next
-// upload is `save()`, which compacts the server's copy (with `--compactors N`, only
-// the first N clients do that; by default all do, as every tab of the app does). Pushes are applied with
-// `loadIncremental` just before the client's next edit, all at once: 50 replicas
-// applying every push one by one would saturate this one Node process before the
-// server. (The app's own Store/Sync classes also cost O(document) per push in
-// Node, in `Automerge.hasHeads`.) Each sent frame is remembered by its digest; when
+// sends `save()`. Pushes are applied with `loadIncremental` just before the
+// client's next edit, all at once: 50 replicas applying every push one by one
+// would saturate this one Node process before the server. (The app's own
+// Store/Sync classes also cost O(document) per push in Node, in
+// `Automerge.hasHeads`.) Each sent frame is remembered by its digest; when
 // another client receives the same bytes as a push, the delay is one push-latency
 // sample (all clients share this process's clock).
+// Compaction follows the app's rule, and its decisions are sync.js's own code
+// (`tooBig`, `pastLimit`, `serverStores` and `considerCompaction`, run on each
+// client's state; see COMPACTION_RULE). Every ack and update frame names the
+// stored chunk count and size. When an ack shows the copy too big (more than
+// COMPACT_MAX_CHUNKS = 32 chunks, or far more bytes than a `save()`), the client
+// waits its place in the queue of compactors: chunks - 33 slots of
+// COMPACT_SLOT_MS (at most COMPACT_MAX_SLOTS), plus a random part of one; on
+// connect, a random number of slots below COMPACT_SPREAD_SLOTS. An ack or update
+// frame showing the copy small again cancels the wait. When it ends and the copy
+// is still too big, the client uploads its own changes first, applies every
+// push, and once it holds every head the server named sends `save()` alone
+// (fetching the stored document over HTTP if a push is still missing after
+// RESYNC_GRACE_MS). `--compactors N`: only the first N clients follow the rule
+// and the others never compact (0: no compaction at all); by default all do, as
+// every browser does.
 // HTTP clients: `--docs` documents, each an Automerge document of its own, written
 // round-robin at about `--http-rate` writes per second with `--http-concurrency`
 // requests in flight: one new item per write as `saveIncremental()`, the full
@@ -35,6 +48,8 @@ import crypto from 'node:crypto';
 import * as Automerge from '@automerge/automerge';
 
 import { todoDocument } from '../static/todos/doc.js';
+import { COMPACT_MAX_SLOTS, COMPACT_SLOT_MS, COMPACT_SPREAD_SLOTS, RESYNC_GRACE_MS, Sync } from '../static/todos/sync.js';
+import { Timers } from '../static/todos/timers.js';
 
 const DEFAULTS = {
 	url: '',
@@ -73,6 +88,11 @@ const stats = {
 	wsFrames: 0,
 	wsSaves: 0,
 	wsSaveBytes: 0,
+	compactingSaves: 0,
+	compactionsThatShrank: 0,
+	resyncs: 0,
+	maxStoredChunks: 0,
+	lastStoredChunks: null,
 	pushes: 0,
 	unmatchedPushes: 0,
 	httpWrites: 0,
@@ -115,7 +135,11 @@ function socketClass(client) {
 	};
 }
 
-const COMPACT_MAX_CHUNKS = 32;
+// The methods of the app's Sync (static/todos/sync.js) that decide when to
+// compact, run as they are on a Client: they read and write `server`,
+// `saveLength`, `saveStale`, `compactNext`, `compactionUseless`, `compactDue`,
+// `timers` and `timing.compactSlot`, call `store.save()`, and end in `flush()`.
+const COMPACTION_RULE = ['tooBig', 'muchLarger', 'pastLimit', 'serverStores', 'considerCompaction'];
 
 /** One WebSocket client: its replica, its socket, its queue of uploads. */
 class Client {
@@ -135,6 +159,16 @@ class Client {
 		this.closes = 0;
 		this.errors = {};
 		this.compacts = options.compactors < 0 || index < options.compactors;
+		// The state COMPACTION_RULE works on, named as in sync.js.
+		this.server = { heads: null, chunks: null, size: null };
+		this.compactNext = false;
+		this.compactionUseless = !this.compacts;
+		this.compactDue = 0;
+		this.saveLength = null;
+		this.saveStale = true;
+		this.timers = new Timers();
+		this.timing = { compactSlot: COMPACT_SLOT_MS };
+		this.store = { save: () => Automerge.save(this.catchUp()) };
 	}
 
 	/** Connect; resolve once the stored document is loaded. */
@@ -157,12 +191,15 @@ class Client {
 				this.doc = Automerge.load(bytes);
 			} else {
 				this.inbox.push(bytes);
+				this.saveStale = true;
 			}
 			if (first) {
 				first = false;
 				this.connected = true;
 				if (onLoaded) onLoaded();
-				this.flush();
+				this.loaded(bytes);
+			} else if (this.compactNext) {
+				this.flush(); // it may have been waiting for this push
 			}
 		};
 		ws.onclose = () => {
@@ -174,11 +211,50 @@ class Client {
 		this.ws = ws;
 	}
 
+	// The stored document, as each socket's first frame: its size, and (as in
+	// sync.js's mergeFromServer) a compaction after a random number of slots if
+	// it is too big, since every client that connects sees the same.
+	loaded(bytes) {
+		this.serverStores(undefined, bytes.length);
+		this.considerCompaction(Math.floor(Math.random() * COMPACT_SPREAD_SLOTS));
+		this.flush();
+	}
+
 	answered(message) {
-		if (!['ack', 'error', 'closed'].includes(message.type)) return; // e.g. "update"
+		if (message.type === 'update') {
+			this.serverUpdated(message);
+			return;
+		}
+		if (!['ack', 'error', 'closed'].includes(message.type)) return;
 		const pending = this.pending;
 		this.pending = null;
 		if (pending) pending(message);
+	}
+
+	// What the server stores now, after someone else's write or compaction.
+	serverUpdated(frame) {
+		if (!Array.isArray(frame.heads)) return;
+		this.server.heads = frame.heads;
+		this.heard(frame.chunks);
+		this.serverStores(frame.chunks, frame.size);
+	}
+
+	// An ack of ours (`compacting`: of a compacting save), as sync.js's acknowledged.
+	acknowledged(ack, compacting) {
+		this.server.heads = Array.isArray(ack.heads) ? ack.heads : [];
+		this.heard(ack.chunks);
+		this.serverStores(ack.chunks, ack.size);
+		if (compacting && this.tooBig()) {
+			this.compactionUseless = true;
+		} else if (!compacting && this.tooBig()) {
+			this.considerCompaction(Math.min(this.pastLimit(), COMPACT_MAX_SLOTS));
+		}
+	}
+
+	heard(chunks) {
+		if (typeof chunks !== 'number') return;
+		stats.maxStoredChunks = Math.max(stats.maxStoredChunks, chunks);
+		stats.lastStoredChunks = chunks;
 	}
 
 	upload(bytes) {
@@ -188,29 +264,105 @@ class Client {
 		});
 	}
 
-	/** Send queued changes one at a time: a 409 or a bloated server copy means save(). */
+	/**
+	 * Send queued changes one at a time (`save()` after a 409), then the
+	 * compacting `save()` if one is due and this replica is up to date.
+	 */
 	async flush() {
 		if (this.sending || !this.connected) return;
 		this.sending = true;
-		while (this.queue.length && this.connected) {
-			const full = this.needFull;
-			const bytes = full ? Automerge.save(this.catchUp()) : this.queue[0].bytes;
-			if (full) {
-				stats.wsSaves += 1;
-				stats.wsSaveBytes += bytes.length;
+		try {
+			while (this.connected) {
+				let more = false;
+				if (this.queue.length) {
+					more = await this.uploadOnce();
+				} else if (this.compactNext && this.upToDate()) {
+					more = await this.compactOnce();
+				}
+				if (!more) break;
 			}
-			const sentQueue = full ? this.queue.length : 1;
-			const answer = await this.upload(bytes);
-			if (answer.type === 'ack') {
-				for (const { hash } of this.queue.splice(0, sentQueue)) this.acked.add(hash);
-				this.needFull = this.compacts && answer.chunks > COMPACT_MAX_CHUNKS;
-			} else if (answer.type === 'error') {
-				this.errors[answer.status] = (this.errors[answer.status] || 0) + 1;
-				if (full) break;
-				this.needFull = true;
-			} // closed: the queue stays, and is sent again on the next socket
+		} finally {
+			this.sending = false;
 		}
-		this.sending = false;
+	}
+
+	// One upload of queued changes; false if uploads should stop for now.
+	async uploadOnce() {
+		const full = this.needFull;
+		const bytes = full ? Automerge.save(this.catchUp()) : this.queue[0].bytes;
+		if (full) {
+			stats.wsSaves += 1;
+			stats.wsSaveBytes += bytes.length;
+		}
+		const sentQueue = full ? this.queue.length : 1;
+		const answer = await this.upload(bytes);
+		if (answer.type === 'ack') {
+			for (const { hash } of this.queue.splice(0, sentQueue)) this.acked.add(hash);
+			this.needFull = false;
+			this.acknowledged(answer, false);
+			return true;
+		}
+		if (answer.type === 'error') {
+			this.errors[answer.status] = (this.errors[answer.status] || 0) + 1;
+			if (full) return false;
+			this.needFull = true;
+			return true;
+		}
+		return false; // closed: the queue stays, and is sent again on the next socket
+	}
+
+	// The compacting save(), if it is still needed; false if uploads should stop.
+	async compactOnce() {
+		this.compactNext = false;
+		if (!this.tooBig()) return true; // someone else compacted meanwhile
+		const bytes = Automerge.save(this.doc);
+		stats.wsSaves += 1;
+		stats.wsSaveBytes += bytes.length;
+		stats.compactingSaves += 1;
+		const before = this.server.chunks;
+		const answer = await this.upload(bytes);
+		if (answer.type === 'ack') {
+			if (typeof answer.chunks === 'number' && answer.chunks < before) stats.compactionsThatShrank += 1;
+			this.acknowledged(answer, true);
+			return true;
+		}
+		if (answer.type === 'error') {
+			this.errors[answer.status] = (this.errors[answer.status] || 0) + 1;
+			this.compactionUseless = true; // every change is stored; only the tidying failed
+			return true;
+		}
+		this.compactNext = true; // closed: try again on the next socket
+		return false;
+	}
+
+	/**
+	 * True if this replica, with every push applied, holds every head the server
+	 * named and lacks no dependency. If not, a push is late or was dropped: fetch
+	 * the stored document if it is still so after RESYNC_GRACE_MS (sync.js's
+	 * scheduleResync).
+	 */
+	upToDate() {
+		const doc = this.catchUp();
+		const current = (this.server.heads === null || Automerge.hasHeads(doc, this.server.heads)) && Automerge.getMissingDeps(doc, []).length === 0;
+		if (!current && !this.timers.has('resync')) {
+			this.timers.set('resync', RESYNC_GRACE_MS, () => this.resync());
+		}
+		return current;
+	}
+
+	async resync() {
+		if (this.stopped || this.upToDate()) {
+			this.flush();
+			return;
+		}
+		stats.resyncs += 1;
+		try {
+			const response = await fetch(`${options.url}/docs/${options.doc}`);
+			if (response.status === 200) this.inbox.push(new Uint8Array(await response.arrayBuffer()));
+		} catch {
+			// The server is unreachable: the socket reconnects and flushes again.
+		}
+		this.flush();
 	}
 
 	unsent() {
@@ -232,8 +384,16 @@ class Client {
 
 	stop() {
 		this.stopped = true;
+		this.timers.clearAll();
 		if (this.ws) this.ws.close();
 	}
+}
+
+for (const name of COMPACTION_RULE) {
+	if (typeof Sync.prototype[name] !== 'function') {
+		throw new Error(`static/todos/sync.js has no Sync.${name} any more: update COMPACTION_RULE in ${import.meta.url} to the app's compaction code.`);
+	}
+	Client.prototype[name] = Sync.prototype[name];
 }
 
 function edit(client) {
@@ -251,6 +411,7 @@ function edit(client) {
 	}
 	if (next !== doc) {
 		client.doc = next;
+		client.saveStale = true;
 		client.made += 1;
 		stats.wsEdits += 1;
 		const bytes = Automerge.getLastLocalChange(next);
@@ -351,7 +512,7 @@ async function main() {
 		const interval = summary(stats.intervalLatencies);
 		stats.intervalLatencies = [];
 		for (const [key, value] of sent) if (performance.now() - value.at > 60000) sent.delete(key);
-		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, wsSaves: stats.wsSaves, unsent: clients.filter((c) => c.unsent()).length } });
+		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, wsSaves: stats.wsSaves, compactingSaves: stats.compactingSaves, storedChunks: stats.lastStoredChunks, unsent: clients.filter((c) => c.unsent()).length } });
 	}, options['progress-every'] * 1000);
 	const [docs] = await Promise.all([httpWriters(until), ...clients.map((c) => editLoop(c, until))]);
 	const editedFor = (Date.now() - started) / 1000;
@@ -389,6 +550,12 @@ async function main() {
 			wsFrames: stats.wsFrames,
 			wsSaves: stats.wsSaves,
 			wsSaveBytes: stats.wsSaveBytes,
+			compactingSaves: stats.compactingSaves,
+			compactionsThatShrank: stats.compactionsThatShrank,
+			compactors: clients.filter((c) => c.compacts).length,
+			maxStoredChunks: stats.maxStoredChunks,
+			lastStoredChunks: stats.lastStoredChunks,
+			resyncs: stats.resyncs,
 			httpWrites: stats.httpWrites,
 			httpFallbacks: stats.httpFallbacks,
 			httpErrors: stats.httpErrors,
