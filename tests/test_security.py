@@ -360,8 +360,11 @@ def test_oversized_uploads_are_refused_by_live_daphne(daphne):
 MAKE_LARGE_DOC = """
 import * as Automerge from '@automerge/automerge'
 import { randomBytes } from 'node:crypto'
-const text = randomBytes(1400 * 1024).toString("base64") // about 1.4 MB deflated
-process.stdout.write(Automerge.save(Automerge.from({ title: text, items: [] })))
+// 1.1 MB of random bytes in one value: the save cannot be deflated below 1 MiB.
+// (Not text: the independent reader checks a save at several µs per character.)
+const attachment = new Uint8Array(randomBytes(1100 * 1024))
+const doc = Automerge.from({ title: "Large", items: [], attachment })
+process.stdout.write(Automerge.save(doc))
 """
 
 

@@ -135,6 +135,23 @@ def test_change_with_unknown_dependencies_is_refused_with_409(case):
     assert stored() == before
 
 
+def test_unknown_dependency_of_an_actors_next_change_is_refused_with_409(case):
+    # a2 is actor A's next change, so only the reference reader can tell whether
+    # an unknown dependency lies inside the stored save; it does not.
+    from tests.test_fuzz import with_deps
+
+    storage.write_document(DOC, case["base"] + case["a1"])
+    before = stored()
+    a1 = automerge_node.inspect(before)["heads"][0]
+    unknown = hashlib.sha256(b"never made").digest()
+
+    with pytest.raises(storage.MissingDependencies) as refused:
+        storage.write_document(DOC, with_deps(case["a2"], [bytes.fromhex(a1), unknown]))
+
+    assert refused.value.status == 409
+    assert stored() == before
+
+
 def test_after_409_the_full_history_is_accepted(case):
     storage.write_document(DOC, case["base"])
     storage.write_document(DOC, case["a1"])
