@@ -1260,3 +1260,72 @@ def test_a_change_inserts_nothing_into_the_root_map():
     root = [c for c in insert if c[0] not in (0x01, 0x02)]
     with pytest.raises(FormatError, match="root map"):
         parse_chunks(change(root, start_op=10))
+
+
+OTHER = bytes.fromhex("bbbb0001000000000000000000000000")
+
+
+def ops_change(*ops):
+    """A change of ACTOR (ops from 10@ACTOR on, other actor 1 OTHER) of ``ops``.
+
+    Each op is ``(obj, key, insert, action)``: ``obj`` None (the root) or an op
+    ID ``(actor, counter)``; ``key`` a string, ``"_head"`` or an element ID. A
+    make op (action 0, 2 or 4) carries no value, a set (1) the uint 1.
+    """
+    objs = [obj or (None, None) for obj, _, _, _ in ops]
+    elems, strings = [], []
+    for _, key, _, _ in ops:
+        is_string = isinstance(key, str) and key != "_head"
+        elems.append(
+            (None, 0) if key == "_head" else (None, None) if is_string else key
+        )
+        strings.append(key if is_string else None)
+    sets = [action == 1 for _, _, _, action in ops]
+    columns = [
+        (0x01, rle([actor for actor, _ in objs])),
+        (0x02, rle([counter for _, counter in objs])),
+        (0x11, rle([actor for actor, _ in elems])),
+        (0x13, delta([counter for _, counter in elems])),
+        (0x15, rle(strings, strings=True)),
+        (0x34, booleans([insert for _, _, insert, _ in ops])),
+        (0x42, rle([action for _, _, _, action in ops])),
+        (0x56, rle([(1 << 4) | 3 if is_set else 0 for is_set in sets])),
+        (0x57, b"\x01" * sum(sets)),
+        (0x70, rle([0] * len(ops))),
+    ]
+    return change(columns, start_op=10, other_actors=[OTHER])
+
+
+def test_elements_in_a_text_the_change_makes_are_its_own_inserts():
+    # 10: make a text; 11: insert after _head; 12: insert after ``elem``.
+    def typed(elem):
+        return ops_change(
+            (None, "t", False, 4),
+            ((0, 10), "_head", True, 1),
+            ((0, 10), elem, True, 1),
+        )
+
+    assert parse_one(typed((0, 11))).op_count == 3
+    not_its_own = "an op on an object made by the same change names an element"
+    for elem, column in (((1, 11), "keyActor"), ((0, 5), "keyCtr")):
+        with pytest.raises(FormatError, match=f"{column} column: {not_its_own}"):
+            parse_chunks(typed(elem))
+    with pytest.raises(FormatError, match="does not insert into the op's object"):
+        parse_chunks(typed((0, 10)))  # the makeText op: no element
+
+
+def test_an_element_of_the_change_is_an_insert_into_the_same_object():
+    # Lists 3@ACTOR and 4@ACTOR come from earlier changes. 10: insert into 3;
+    # 11: set root["a"]; 12: insert into ``obj`` after element ``elem``.
+    def inserted(obj, elem):
+        return ops_change(
+            ((0, 3), "_head", True, 1),
+            (None, "a", False, 1),
+            (obj, elem, True, 1),
+        )
+
+    assert parse_one(inserted((0, 3), (0, 10))).op_count == 3
+    assert parse_one(inserted((0, 4), (1, 7))).op_count == 3  # needs the document
+    for obj, elem in (((0, 4), (0, 10)), ((0, 3), (0, 11))):
+        with pytest.raises(FormatError, match="does not insert into the op's object"):
+            parse_chunks(inserted(obj, elem))

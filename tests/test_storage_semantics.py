@@ -7,13 +7,15 @@ where they are checked: ``todos/automerge_format/semantics.py`` (the upload alon
 and ``storage._Merge._check_objects`` (against the ``KnownObject`` index).
 """
 
+import base64
+
 import pytest
 
 from tests import automerge_node
 from tests.test_fuzz import ROOT, chunk, with_column
 from todos import storage
-from todos.automerge_format import parse_chunks, write_sleb, write_uleb
-from todos.automerge_format.ops import ACTION, KEY_CTR, OBJ_ACTOR, OBJ_CTR
+from todos.automerge_format import parse_chunks, read_uleb, write_sleb, write_uleb
+from todos.automerge_format.ops import ACTION, KEY_ACTOR, KEY_CTR, OBJ_ACTOR, OBJ_CTR
 from todos.models import Document, KnownObject
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +154,39 @@ def test_an_op_id_repeated_far_apart_in_a_document(made, stored):
     assert load_failures_in_automerge([broken])  # not loadable: a real bad case
 
     refused(broken, stored, "appears twice")
+
+
+def test_an_element_of_another_text_in_a_text_the_change_makes():
+    # Found by the repaired mutations: one bit of a change's keyActor column
+    # (00 04 03 00, four nulls then actor 0 three times, became 00 04 03 01) made
+    # the characters typed into the text the change makes name, as the elements
+    # they follow, characters another change typed into another text (15@aa..
+    # instead of 15@bb..). Automerge 3.5 panics on loading the stored document
+    # ("assertion failed: self.entry.is_empty()").
+    from tests.test_fuzz import load_failures_in_automerge
+
+    broken = ROOT / "tests" / "fixtures" / "element_of_another_text.automerge"
+    broken = broken.read_bytes()
+    *valid, mutated = raw_chunks(broken)
+    valid = b"".join(valid)
+    repaired = with_column(mutated, KEY_ACTOR, bytes.fromhex("00040300"))
+    # A real bad case: the document does not load, and with the bit set back it does.
+    failures = load_failures_in_automerge([broken, valid + repaired])
+    assert [(error, base64.b64decode(doc)) for error, doc in failures] == [
+        ("PanicError: assertion failed: self.entry.is_empty()", broken)
+    ]
+    storage.write_document(DOC, valid)
+    before = storage.read_document(DOC).data
+
+    refused(mutated, before, "keyActor column: an op on an object made by the same")
+    assert storage.write_document(DOC, repaired).new_changes == 1
+
+
+def raw_chunks(data):
+    """The chunks of ``data``, split by their headers alone (nothing checked)."""
+    chunks, pos = [], 0
+    while pos < len(data):
+        length, start = read_uleb(data, pos + 9)  # after magic, checksum, type
+        chunks.append(data[pos : start + length])
+        pos = start + length
+    return chunks

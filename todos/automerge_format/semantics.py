@@ -14,16 +14,20 @@ storage layer can check that against an index of the stored document:
 - ``change_semantics(ops, start_op, actors, fail)`` for change chunks: make and
   delete ops carry a null value; an op on an object made in the same change comes
   after the make op and fits its kind; an element ID or predecessor in the
-  change's own ops names an earlier op of the change. Returns the objects made,
-  the objects used, and the actors whose ops are named (elements, predecessors)
-  or who are listed in the change's actor table.
+  change's own ops names an earlier op of the change, and an element ID that
+  names an op of the change, or any element of an object the change makes, an
+  earlier insert op of the change into the op's own object (Automerge 3.5
+  panics otherwise). Returns the objects made, the objects used, and the actors
+  whose ops are named (elements, predecessors) or who are listed in the change's
+  actor table.
 - ``document_semantics(ops, actors, max_ops, fail)`` for document chunks: make and
   delete ops carry a null value; no op ID appears twice, and every op ID lies
   within its actor's changes. Returns the objects.
 
 Everything walks runs, not rows, so its cost follows the size of the chunk.
-Nothing here replays the op set: an element ID is checked to name an op of an
-actor the document knows, not an element of the right list, for instance.
+Nothing here replays the op set: an element ID naming an op of another change
+is checked to name an op of an actor the document knows, not an element of the
+right list, for instance.
 """
 
 from bisect import bisect_right
@@ -125,6 +129,7 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
     """
     end_op = start_op + ops.rows  # one past the change's last op ID
     made: list[tuple[int, int, str]] = []  # (first, count, kind), IDs step 1
+    inserted = _Inserted()  # the change's insert ops, by object
     uses: set[ObjectUse] = set()
     named: set[bytes] = set()
     row = 0
@@ -142,11 +147,14 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
         (insert, _), (key_str, _), (key_actor, _), (key_ctr, key_step) = columns[4:]
         _value_is_null(action, meta, fail)
         need = SEQUENCE if insert or key_str is None else MAP
+        obj = None
         if obj_actor is not None:
             if obj_ctr is None:
                 raise fail(OBJ_CTR, "an op's object has an actor but no counter")
             obj = (obj_actor, obj_ctr)
             _use_object(obj, need, start_op, start_op + row, made, uses, actors, fail)
+            if insert:
+                inserted.add(start_op + row, rows, obj)
         elif need != MAP:
             raise fail(
                 INSERT, "an op inserts into, or names an element of, the root map"
@@ -163,7 +171,12 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
                         "an op names as its element an op of the same change "
                         "that does not come before it",
                     )
+                _own_elements(
+                    inserted, obj, (key_ctr, key_last, key_step), start_op, fail
+                )
             else:
+                if obj[0] == 0 and obj[1] >= start_op:
+                    raise fail(KEY_ACTOR if key_actor else KEY_CTR, _NOT_INSERTED)
                 named.add(actors[key_actor])
         if action in MAKE_KINDS:
             _extend(made, start_op + row, rows, MAKE_KINDS[action])
@@ -189,6 +202,71 @@ def change_semantics(ops: ColumnSet, start_op: int, actors: tuple, fail):
         for first, count, kind in made
     )
     return objects, frozenset(uses), frozenset(named)
+
+
+class _Inserted:
+    """The op IDs of a change's insert ops: intervals, each into one object."""
+
+    def __init__(self):
+        self.starts: list[int] = []
+        self.spans: list[list] = []  # [first, last, object], in op ID order
+
+    def add(self, first, count, obj):
+        if self.spans:
+            span = self.spans[-1]
+            if span[1] + 1 == first and span[2] == obj:
+                span[1] += count
+                return
+        self.starts.append(first)
+        self.spans.append([first, first + count - 1, obj])
+
+    def covers(self, low, high, step, obj):
+        """True if ops ``low``, ``low + step``, ... ``high`` all insert into ``obj``.
+
+        Steps from span to span, so the cost follows the spans, not the ops.
+        """
+        point = low
+        while point <= high:
+            at = bisect_right(self.starts, point) - 1
+            if at < 0:
+                return False
+            _, last, into = self.spans[at]
+            if last < point or into != obj:
+                return False
+            point += ((last - point) // step + 1) * step
+        return True
+
+
+_NOT_INSERTED = (
+    "an op on an object made by the same change names an element that change "
+    "did not insert"
+)
+
+
+def _own_elements(inserted, obj, run, start_op, fail):
+    """Elements ``first``, ``first + step``, ... ``last`` (``run``) that name ops
+    of this change must be its insert ops into ``obj``; an object this change
+    makes has no other elements.
+
+    Automerge 3.5 places an op by finding the insert op that made its element
+    among the object's ops; an element it does not find there (an op of another
+    object, or one that inserts nothing) makes ``Automerge.load`` panic
+    ("assertion failed: self.entry.is_empty()"). Elements that name ops of other
+    changes would need the document to check.
+    """
+    first, last, step = run
+    low, high = (first, last) if first <= last else (last, first)
+    step = abs(step) or 1
+    if low < start_op:
+        if obj[0] == 0 and obj[1] >= start_op:
+            raise fail(KEY_CTR, _NOT_INSERTED)
+        low += -((low - start_op) // step) * step
+    if not inserted.covers(low, high, step, obj):
+        raise fail(
+            KEY_CTR,
+            "an op names as its element an op of the same change that does not "
+            "insert into the op's object",
+        )
 
 
 def _extend(made, first, count, kind):
