@@ -190,3 +190,42 @@ def raw_chunks(data):
         chunks.append(data[pos : start + length])
         pos = start + length
     return chunks
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        # Found by the repaired mutations: one byte of a save's depsIndex column
+        # changed. Here a's change 2 depends on itself: Automerge 3.5 panics
+        # ("called `Option::unwrap()` on a `None` value").
+        "change_depends_on_itself",
+        # Here b's change 1 depends on a's change 2, made concurrently, instead
+        # of on a's change 1; Automerge 3.5 refuses it ("mismatching heads").
+        "dependency_on_a_concurrent_change",
+    ],
+)
+def test_a_change_whose_ops_are_not_above_its_dependencies_in_a_save(fixture, stored):
+    # Both changes end at the same maxOp as their new dependency, so they looked
+    # like empty changes, which skip the independent reader.
+    from tests.test_fuzz import load_failures_in_automerge
+
+    broken = (ROOT / "tests" / "fixtures" / f"{fixture}.automerge").read_bytes()
+    assert load_failures_in_automerge([broken])  # not loadable: a real bad case
+
+    refused(broken, stored, "is not above the op IDs of that change's dependencies")
+
+
+def test_bytes_after_a_change_without_op_columns():
+    # Found by the repaired mutations: a change's column count became 0, so its
+    # columns read as extra bytes after a change with no ops, which skips the
+    # independent reader. Automerge 3.5 panics ("change.seq() == 1").
+    from tests.test_fuzz import load_failures_in_automerge
+
+    broken = ROOT / "tests" / "fixtures" / "empty_change_with_extra_bytes.automerge"
+    broken = broken.read_bytes()
+    *valid, mutated = raw_chunks(broken)
+    assert load_failures_in_automerge([broken])  # not loadable: a real bad case
+    storage.write_document(DOC, b"".join(valid))
+    before = storage.read_document(DOC).data
+
+    refused(mutated, before, "bytes follow a change that has no op columns")

@@ -316,11 +316,7 @@ def newer_than_reference(chunk):
         return True
     if chunk.kind == "change":
         return chunk.op_count == 0
-    changes = chunk.changes
-    return any(
-        change.max_op == max((changes[d].max_op for d in change.deps), default=0)
-        for change in changes
-    )
+    return chunk.has_empty_change
 
 
 def check_with_reference(data):

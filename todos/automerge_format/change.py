@@ -92,6 +92,13 @@ def read_change(body: bytes, budget: Budget, *, raw: bytes, hash: bytes) -> Chan
                 metadata_at,
             )
     located, pos = locate_columns(body, pos, metadata, "op")
+    if not located and pos < len(body):
+        # Not checked by the independent reader either (see storage), and
+        # Automerge 3.5 can panic on the bytes; Automerge writes none here.
+        raise FormatError(
+            f"{len(body) - pos} bytes follow a change that has no op columns",
+            pos,
+        )
     columns = [Column(spec, body[start:end], start) for spec, start, end in located]
     ops = decode_column_set(
         columns,

@@ -81,7 +81,8 @@ class DocumentChunk:
 
     ``head_indices`` is None when the chunk has heads but no head-index list
     (older writers); otherwise ``head_indices[i]`` is the index in ``changes``
-    of ``heads[i]``.
+    of ``heads[i]``. ``has_empty_change``: some change holds no ops
+    (``Automerge.emptyChange``).
     """
 
     raw: bytes = field(repr=False)
@@ -91,6 +92,7 @@ class DocumentChunk:
     head_indices: tuple[int, ...] | None
     objects: tuple[ObjectRange, ...] = ()
     has_marks: bool = False
+    has_empty_change: bool = False
 
     @property
     def kind(self) -> str:
@@ -151,14 +153,8 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
     check_ops(ops, by_spec, DOC_OP_COLUMNS, document=True, offset=ops_at)
     _check_canonical(op_columns)
     metas = _change_metas(changes, change_columns, actors, change_meta_at)
-    highest: dict[bytes, int] = {}
-    for meta in metas:
-        highest[meta.actor] = max(highest.get(meta.actor, 0), meta.max_op)
-    objects = document_semantics(
-        ops,
-        actors,
-        {i: highest.get(actor, 0) for i, actor in enumerate(actors)},
-        failure(by_spec, DOC_OP_COLUMNS, ops_at),
+    objects, has_empty_change = document_semantics(
+        ops, actors, metas, failure(by_spec, DOC_OP_COLUMNS, ops_at)
     )
     if head_indices is not None:
         for index in head_indices:
@@ -175,6 +171,7 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
         head_indices=head_indices,
         objects=objects,
         has_marks=any_marks(ops),
+        has_empty_change=has_empty_change,
     )
 
 

@@ -20,9 +20,10 @@ storage layer can check that against an index of the stored document:
   panics otherwise). Returns the objects made, the objects used, and the actors
   whose ops are named (elements, predecessors) or who are listed in the change's
   actor table.
-- ``document_semantics(ops, actors, max_ops, fail)`` for document chunks: make and
-  delete ops carry a null value; no op ID appears twice, and every op ID lies
-  within its actor's changes. Returns the objects.
+- ``document_semantics(ops, actors, changes, fail)`` for document chunks: make and
+  delete ops carry a null value; no op ID appears twice, every op ID lies within
+  its actor's changes, and each change's ops come after the ops of its
+  dependencies. Returns the objects, and whether some change holds no ops.
 
 Everything walks runs, not rows, so its cost follows the size of the chunk.
 Nothing here replays the op set: an element ID naming an op of another change
@@ -301,11 +302,16 @@ def _use_object(obj, need, start_op, own_id, made, uses, actors, fail):
     uses.add(ObjectUse(actors[actor], counter, need))
 
 
-def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
-    """Check a document's ops (see module docstring); return its ObjectRanges.
+def document_semantics(ops: ColumnSet, actors: tuple, changes: tuple, fail):
+    """Check a document's ops (see module docstring).
 
-    ``max_ops`` maps each actor index to the highest max_op of its changes.
+    ``changes`` are the chunk's changes (``actor``, ``seq``, ``max_op`` and
+    ``deps``, indices into ``changes``). Returns the ObjectRanges and whether a
+    change holds no ops (``Automerge.emptyChange``).
     """
+    max_ops = {}
+    for change in changes:
+        max_ops[change.actor] = max(max_ops.get(change.actor, 0), change.max_op)
     objects: list[ObjectRange] = []
     previous = None  # the last op ID of the previous run: (actor, counter)
     progressions: dict[int, list] = {}  # actor -> [(first, step, rows), ...]
@@ -320,7 +326,7 @@ def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
         last = counter + (rows - 1) * step
         if (rows > 1 and step == 0) or previous == (actor, counter):
             raise fail(ID_CTR, f"op ID {counter}@{actor} appears twice")
-        if min(counter, last) < 1 or max(counter, last) > max_ops.get(actor, 0):
+        if min(counter, last) < 1 or max(counter, last) > max_ops.get(actors[actor], 0):
             raise fail(
                 ID_CTR,
                 f"an op ID of actor {actor} lies outside that actor's changes",
@@ -337,38 +343,75 @@ def document_semantics(ops: ColumnSet, actors: tuple, max_ops: dict, fail):
                     MAKE_KINDS[action],
                 )
             )
+    spans = {}
     for actor, runs in progressions.items():
-        if (repeated := _repeated_counter(runs)) is not None:
+        intervals, repeated = _op_intervals(runs)
+        if repeated is not None:
             raise fail(ID_CTR, f"op ID {repeated}@{actor} appears twice")
-    return tuple(objects)
+        spans[actors[actor]] = intervals
+    return tuple(objects), _changes_own_their_ops(changes, spans, fail)
 
 
-def _repeated_counter(runs):
-    """A counter that two of ``runs`` (first, step, rows) share, or None.
+def _changes_own_their_ops(changes, spans, fail):
+    """Check each change's ops against its dependencies; True if one holds none.
 
-    Automerge 3 puts each op of a change in the slot its counter names and
-    panics on a document whose op IDs repeat, however far apart. Runs of step 1
-    (the usual case) and single ops are intervals; other runs, whose rows the
-    budget has already paid for, are expanded.
+    The ops of an actor's change with seq s are that actor's op IDs above the
+    max_op of its change s - 1, up to its own max_op. Automerge numbers them from
+    one past the highest op ID its dependencies hold, so each is above every
+    dependency's max_op; a document that breaks this (a dependency index
+    changed, say) does not load. ``spans`` maps each actor to the sorted,
+    disjoint intervals of its op IDs.
     """
-    intervals, points = [], []
+    empty = False
+    before = {}  # actor -> max_op of its previous change
+    for change in sorted(changes, key=lambda c: (c.actor, c.seq)):
+        floor = before.get(change.actor, 0)
+        if change.max_op < floor:
+            raise fail(
+                ID_CTR,
+                f"change {change.seq} of actor {change.actor.hex()} has a lower "
+                "maxOp than the change before it",
+            )
+        intervals = spans.get(change.actor, ())
+        first = _first_above(intervals, floor)
+        if first is None or first > change.max_op:
+            empty = True
+        elif any(first <= changes[d].max_op for d in change.deps):
+            raise fail(
+                ID_CTR,
+                f"op {first}@{change.actor.hex()} of change {change.seq} is not "
+                "above the op IDs of that change's dependencies",
+            )
+        before[change.actor] = change.max_op
+    return empty
+
+
+def _first_above(intervals, floor):
+    """The lowest counter above ``floor`` in sorted disjoint ``intervals``."""
+    at = bisect_right(intervals, (floor, float("inf"))) - 1
+    if at >= 0 and intervals[at][1] > floor:
+        return floor + 1
+    return intervals[at + 1][0] if at + 1 < len(intervals) else None
+
+
+def _op_intervals(runs):
+    """Sorted intervals of the op IDs in ``runs`` (first, step, rows), and a repeat.
+
+    The repeat is a counter two runs share, or None. Automerge 3 puts each op of a
+    change in the slot its counter names and panics on a document whose op IDs
+    repeat, however far apart. Runs of step 1 (the usual case) and single ops are
+    intervals; other runs, whose rows the budget has already paid for, are
+    expanded.
+    """
+    intervals = []
     for first, step, rows in runs:
         last = first + (rows - 1) * step
         if rows == 1 or abs(step) == 1:
             intervals.append((min(first, last), max(first, last)))
         else:
-            points.extend(range(first, last + step, step))
+            intervals.extend((c, c) for c in range(first, last + step, step))
     intervals.sort()
     for (_, end), (start, _) in pairwise(intervals):
         if start <= end:
-            return start
-    points.sort()
-    for a, b in pairwise(points):
-        if a == b:
-            return a
-    starts = [start for start, _ in intervals]
-    for point in points:
-        at = bisect_right(starts, point) - 1
-        if at >= 0 and intervals[at][1] >= point:
-            return point
-    return None
+            return intervals, start
+    return intervals, None
