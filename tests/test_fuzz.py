@@ -603,7 +603,12 @@ def test_repaired_mutations_are_refused_or_leave_a_loadable_document(
                 after = storage.read_document(DOC).data
                 if after != stored:
                     accepted.append(after)
-                    reference_error = reference.load_error(after)
+                    # The package cannot read marks or empty changes, both valid:
+                    # Automerge itself checks such documents below.
+                    readable = not any(
+                        storage.newer_than_reference(c) for c in parse_chunks(after)
+                    )
+                    reference_error = readable and reference.load_error(after)
                     if reference_error:
                         unloadable.append((reference_error, after))
                 event("accepted")

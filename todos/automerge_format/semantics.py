@@ -357,37 +357,38 @@ def _changes_own_their_ops(changes, spans, fail):
 
     The ops of an actor's change with seq s are that actor's op IDs above the
     max_op of its change s - 1, up to its own max_op. Automerge numbers them from
-    one past the highest op ID its dependencies hold, so each is above every
-    dependency's max_op; a document that breaks this (a dependency index
-    changed, say) does not load. ``spans`` maps each actor to the sorted,
-    disjoint intervals of its op IDs.
+    one past the highest op ID its dependencies hold, so they lie above every
+    dependency's max_op, and a change whose max_op is its dependencies' holds no
+    ops; a document that breaks this (a dependency index changed, say) does not
+    load. A document chunk leaves out delete ops (its successor columns imply
+    them), so a change's ops may have gaps. ``spans`` maps each actor to its op
+    IDs as sorted, disjoint intervals.
     """
     empty = False
     before = {}  # actor -> max_op of its previous change
     for change in sorted(changes, key=lambda c: (c.actor, c.seq)):
         floor = before.get(change.actor, 0)
-        if change.max_op < floor:
+        deps_max_op = max((changes[d].max_op for d in change.deps), default=0)
+        if change.max_op < max(floor, deps_max_op):
             raise fail(
                 ID_CTR,
                 f"change {change.seq} of actor {change.actor.hex()} has a lower "
-                "maxOp than the change before it",
+                "maxOp than a change it follows",
             )
-        intervals = spans.get(change.actor, ())
-        first = _first_above(intervals, floor)
-        if first is None or first > change.max_op:
-            empty = True
-        elif any(first <= changes[d].max_op for d in change.deps):
+        first = _first_above(spans.get(change.actor, ()), floor)
+        if first is not None and first <= min(change.max_op, deps_max_op):
             raise fail(
                 ID_CTR,
                 f"op {first}@{change.actor.hex()} of change {change.seq} is not "
                 "above the op IDs of that change's dependencies",
             )
+        empty = empty or change.max_op == deps_max_op
         before[change.actor] = change.max_op
     return empty
 
 
 def _first_above(intervals, floor):
-    """The lowest counter above ``floor`` in sorted disjoint ``intervals``."""
+    """The lowest counter above ``floor`` in sorted disjoint ``intervals``, or None."""
     at = bisect_right(intervals, (floor, float("inf"))) - 1
     if at >= 0 and intervals[at][1] > floor:
         return floor + 1
