@@ -86,9 +86,8 @@ QUOTAS = {
     "websocket": 300,
 }
 # The examples are the same on every run, so a red CI names a regression, not a
-# new example; TODOS_FUZZ_RANDOM=1 draws new ones (a bug hunt: the repaired
-# mutations still find, now and then, a document Automerge 3.5 panics on, see
-# docs/reliability.md).
+# new example; TODOS_FUZZ_RANDOM=1 draws new ones for a bug hunt (what the
+# repaired mutations found, and what they may still find: docs/reliability.md).
 FUZZ = dict(
     deadline=None,
     database=None,
