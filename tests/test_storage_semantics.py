@@ -35,6 +35,15 @@ for (let i = 0; i < 4; i++) {
 out.unshifted = b64(Automerge.save(a))
 a = Automerge.change(a, d => { d.items[4].done = true; d.items[0].done = true })
 out.edit = b64(Automerge.getLastLocalChange(a))
+let b = Automerge.clone(a, { actor: 'bb'.repeat(16) })
+let c = Automerge.clone(a, { actor: 'cc'.repeat(16) })
+a = Automerge.change(a, d => { d.title = 'mine' })
+b = Automerge.change(b, d => { d.title = 'theirs' })
+c = Automerge.change(c, d => { d.title = 'another' })
+a = Automerge.merge(Automerge.merge(a, b), c)
+a = Automerge.change(a, d => { delete d.title }) // one delete of three values
+a = Automerge.change(a, d => { d.items.splice(1, 2) })
+out.deleted = b64(Automerge.save(a))
 process.stdout.write(JSON.stringify(out))
 """
 
@@ -61,6 +70,18 @@ def refused(body, before, match):
 def test_valid_edits_are_accepted(made, stored):
     storage.write_document(DOC, made["push"])
     assert storage.read_document(DOC).data == stored + made["push"]
+
+
+def test_a_save_whose_last_changes_only_delete_is_accepted_and_checked(made):
+    # A save leaves delete ops out; they are the successors of the ops they
+    # delete (the title's delete three times: it overwrote a conflict).
+    save = parse_chunks(made["deleted"])[0]
+
+    assert storage.write_document(DOC, made["deleted"]).changed
+    # Delete-only changes hold ops, so the save is not taken for one holding an
+    # empty change, which would skip the independent reader.
+    assert not save.has_empty_change
+    assert not storage.newer_than_reference(save)
 
 
 def test_a_save_and_a_change_on_its_objects_in_one_upload(made, stored):
@@ -204,6 +225,10 @@ def raw_chunks(data):
         # Both changes end at the same maxOp as their new dependency, so they
         # looked like empty changes, which skip the independent reader.
         ("dependency_on_a_concurrent_change", "is not above the op IDs of that"),
+        # Here a's change 1 got maxOp 27 instead of 11, so its range takes
+        # change 2's ops and change 2 lacks most of its own; Automerge 3.5 says
+        # "invalid changes: missing ops".
+        ("change_missing_ops", "change 1 of actor a+ lacks op 20, below its maxOp"),
     ],
 )
 def test_a_save_whose_changes_do_not_own_their_ops(fixture, message, stored):

@@ -36,6 +36,8 @@ from .ops import (
     DOC_OP_COLUMNS,
     ID_ACTOR,
     ID_CTR,
+    SUCC_ACTOR,
+    SUCC_CTR,
     any_marks,
     check_ops,
     failure,
@@ -46,7 +48,7 @@ __all__ = ["DocumentChunk", "ChangeMeta", "CHANGE_META_COLUMNS", "read_document"
 
 ACTOR, SEQ, MAX_OP, TIME, MESSAGE = 0x01, 0x03, 0x13, 0x23, 0x35
 DEPS_NUM, DEPS_INDEX, EXTRA_LEN, EXTRA_RAW = 0x40, 0x43, 0x56, 0x57
-_KEEP_OPS = frozenset({ACTION, ID_ACTOR, ID_CTR})
+_KEEP_OPS = frozenset({ACTION, ID_ACTOR, ID_CTR, SUCC_ACTOR, SUCC_CTR})
 CHANGE_META_COLUMNS = {
     ACTOR: "actor",
     SEQ: "seq",

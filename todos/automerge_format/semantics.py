@@ -22,8 +22,10 @@ storage layer can check that against an index of the stored document:
   actor table.
 - ``document_semantics(ops, actors, changes, fail)`` for document chunks: make and
   delete ops carry a null value; no op ID appears twice, every op ID lies within
-  its actor's changes, and each change's ops come after the ops of its
-  dependencies. Returns the objects, and whether some change holds no ops.
+  its actor's changes, and each change's ops (deletes, which a document leaves
+  out, are its successors) are consecutive, end at its maxOp and come after the
+  ops of its dependencies. Returns the objects, and whether some change holds no
+  ops.
 
 Everything walks runs, not rows, so its cost follows the size of the chunk.
 Nothing here replays the op set: an element ID naming an op of another change
@@ -48,6 +50,8 @@ from .ops import (
     OBJ_CTR,
     PRED_ACTOR,
     PRED_CTR,
+    SUCC_ACTOR,
+    SUCC_CTR,
     VAL_LEN,
     _aligned,
     _segments,
@@ -343,12 +347,19 @@ def document_semantics(ops: ColumnSet, actors: tuple, changes: tuple, fail):
                     MAKE_KINDS[action],
                 )
             )
-    spans = {}
     for actor, runs in progressions.items():
-        intervals, repeated = _op_intervals(runs)
-        if repeated is not None:
+        if (repeated := _op_intervals(runs)[1]) is not None:
             raise fail(ID_CTR, f"op ID {repeated}@{actor} appears twice")
-        spans[actors[actor]] = intervals
+    # A document chunk leaves delete ops out: they are the successors that are
+    # not ops of the chunk. With them, every op ID of every change is here.
+    for rows, ((actor, _), (counter, step)) in _aligned(
+        _segments(ops.runs(SUCC_ACTOR)), _segments(ops.runs(SUCC_CTR), delta=True)
+    ):
+        progressions.setdefault(actor, []).append((counter, step, rows))
+    spans = {
+        actors[actor]: _joined(_op_intervals(runs)[0])
+        for actor, runs in progressions.items()
+    }
     return tuple(objects), _changes_own_their_ops(changes, spans, fail)
 
 
@@ -356,13 +367,13 @@ def _changes_own_their_ops(changes, spans, fail):
     """Check each change's ops against its dependencies; True if one holds none.
 
     The ops of an actor's change with seq s are that actor's op IDs above the
-    max_op of its change s - 1, up to its own max_op. Automerge numbers them from
-    one past the highest op ID its dependencies hold, so they lie above every
-    dependency's max_op, and a change whose max_op is its dependencies' holds no
-    ops; a document that breaks this (a dependency index changed, say) does not
-    load. A document chunk leaves out delete ops (its successor columns imply
-    them), so a change's ops may have gaps. ``spans`` maps each actor to its op
-    IDs as sorted, disjoint intervals.
+    max_op of its change s - 1, up to its own max_op. Automerge numbers them one
+    by one from one past the highest op ID its dependencies hold, so they are
+    consecutive, end at the change's max_op and lie above every dependency's
+    max_op, and a change whose max_op is its dependencies' holds no ops. A
+    document that breaks this (a dependency index or a max_op changed, say) does
+    not load. ``spans`` maps each actor to its op IDs, deletes included, as
+    sorted spans of consecutive counters.
     """
     empty = False
     before = {}  # actor -> max_op of its previous change
@@ -375,24 +386,46 @@ def _changes_own_their_ops(changes, spans, fail):
                 f"change {change.seq} of actor {change.actor.hex()} has a lower "
                 "maxOp than a change it follows",
             )
-        first = _first_above(spans.get(change.actor, ()), floor)
-        if first is not None and first <= min(change.max_op, deps_max_op):
-            raise fail(
-                ID_CTR,
-                f"op {first}@{change.actor.hex()} of change {change.seq} is not "
-                "above the op IDs of that change's dependencies",
-            )
+        span = _span_above(spans.get(change.actor, ()), floor)
+        if span is not None and span[0] <= change.max_op:
+            first, last = span
+            if first <= deps_max_op:
+                raise fail(
+                    ID_CTR,
+                    f"op {first}@{change.actor.hex()} of change {change.seq} is "
+                    "not above the op IDs of that change's dependencies",
+                )
+            if last < change.max_op:
+                raise fail(
+                    ID_CTR,
+                    f"change {change.seq} of actor {change.actor.hex()} lacks op "
+                    f"{last + 1}, below its maxOp {change.max_op}",
+                )
         empty = empty or change.max_op == deps_max_op
         before[change.actor] = change.max_op
     return empty
 
 
-def _first_above(intervals, floor):
-    """The lowest counter above ``floor`` in sorted disjoint ``intervals``, or None."""
-    at = bisect_right(intervals, (floor, float("inf"))) - 1
-    if at >= 0 and intervals[at][1] > floor:
-        return floor + 1
-    return intervals[at + 1][0] if at + 1 < len(intervals) else None
+def _span_above(spans, floor):
+    """The first span of consecutive counters above ``floor``, as (first, last).
+
+    ``spans`` are sorted, disjoint and not adjacent. None if there is none.
+    """
+    at = bisect_right(spans, (floor, float("inf"))) - 1
+    if at >= 0 and spans[at][1] > floor:
+        return floor + 1, spans[at][1]
+    return spans[at + 1] if at + 1 < len(spans) else None
+
+
+def _joined(intervals):
+    """Sorted ``intervals``, overlapping or adjacent ones joined into spans."""
+    spans = []
+    for low, high in intervals:
+        if spans and low <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(high, spans[-1][1]))
+        else:
+            spans.append((low, high))
+    return spans
 
 
 def _op_intervals(runs):
@@ -407,7 +440,7 @@ def _op_intervals(runs):
     intervals = []
     for first, step, rows in runs:
         last = first + (rows - 1) * step
-        if rows == 1 or abs(step) == 1:
+        if rows == 1 or abs(step) <= 1:  # step 0: one successor named again
             intervals.append((min(first, last), max(first, last)))
         else:
             intervals.extend((c, c) for c in range(first, last + step, step))
