@@ -687,6 +687,62 @@ def test_huge_row_counts_hit_the_limit_not_memory():
         parse_chunks(change(many_preds))
 
 
+def document_of_spread_op_ids(count: int, successors: bool = False) -> bytes:
+    """A save of one change whose ``count`` ops have op IDs 1, 3, 5, ... (a few
+    bytes of runs), or whose ops each have such a successor."""
+    id_ctr = write_sleb(-1) + write_sleb(1) + write_sleb(count - 1) + write_sleb(2)
+    ops = [
+        (0x15, write_sleb(count) + prefixed(b"a")),  # keyStr
+        (0x21, write_sleb(count) + write_uleb(0)),  # idActor
+        (0x23, write_sleb(count) + write_sleb(1) if successors else id_ctr),
+        (0x34, write_uleb(count)),  # insert: all false
+        (0x42, write_sleb(count) + write_uleb(1)),  # action: set
+        (0x56, write_sleb(count) + write_uleb(0)),  # valLen: null
+        (0x80, write_sleb(count) + write_uleb(1 if successors else 0)),  # succNum
+    ]
+    if successors:  # successor of op i: op count + 2i - 1
+        ops.append((0x81, write_sleb(count) + write_uleb(0)))  # succActor
+        succ = write_sleb(-1) + write_sleb(count + 1)
+        ops.append((0x83, succ + write_sleb(count - 1) + write_sleb(2)))  # succCtr
+    changes = [
+        (0x01, rle([0])),  # actor
+        (0x03, delta([1])),  # seq
+        (0x13, delta([3 * count])),  # maxOp
+        (0x23, delta([0])),  # time
+        (0x56, rle([0])),  # extraLen
+    ]
+    meta = b""
+    for columns in (changes, ops):
+        meta += write_uleb(len(columns))
+        meta += b"".join(write_uleb(spec) + write_uleb(len(d)) for spec, d in columns)
+    data = b"".join(d for _, d in changes + ops)
+    return chunk(0, write_uleb(1) + prefixed(ACTOR) + write_uleb(0) + meta + data)
+
+
+@pytest.mark.parametrize("successors", [False, True], ids=["op IDs", "successors"])
+def test_op_ids_kept_one_by_one_count_against_max_runs(successors):
+    # Op IDs two apart are kept one by one (about 90 bytes each) to check that
+    # none repeats and that each change holds all its ops: a million of them
+    # take a few bytes to send.
+    limits = Limits(max_runs=1000)
+    spec = "succCtr" if successors else "idCtr"
+
+    with pytest.raises(LimitError, match=f"{spec} column: more than max_runs=1000"):
+        parse_chunks(document_of_spread_op_ids(2000, successors), limits)
+    # Within the limit, the check runs (and finds the change short of ops).
+    with pytest.raises(FormatError, match="change 1 of actor .* lacks op"):
+        parse_chunks(document_of_spread_op_ids(500, successors), limits)
+
+    a_million = document_of_spread_op_ids(1_000_000, successors)
+    assert len(a_million) < 200
+
+    def parse_a_million():
+        with pytest.raises(LimitError, match="max_runs"):
+            parse_chunks(a_million)
+
+    assert peak_allocation(parse_a_million) < 20 * 1024 * 1024
+
+
 def test_deflate_bomb_is_stopped():
     limits = Limits(max_inflated_bytes=1 << 20)
     bomb_body = change_body(extra=bytes(20 << 20))  # 20 MiB of zeros, ~20 KB packed

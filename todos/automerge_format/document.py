@@ -156,7 +156,7 @@ def read_document(body: bytes, budget: Budget, *, raw: bytes) -> DocumentChunk:
     _check_canonical(op_columns)
     metas = _change_metas(changes, change_columns, actors, change_meta_at)
     objects, has_empty_change = document_semantics(
-        ops, actors, metas, failure(by_spec, DOC_OP_COLUMNS, ops_at)
+        ops, actors, metas, failure(by_spec, DOC_OP_COLUMNS, ops_at), budget
     )
     if head_indices is not None:
         for index in head_indices:

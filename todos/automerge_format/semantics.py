@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from .columns import ColumnSet
+from .errors import LimitError
+from .limits import Budget
 from .ops import (
     ACTION,
     ID_ACTOR,
@@ -306,12 +308,15 @@ def _use_object(obj, need, start_op, own_id, made, uses, actors, fail):
     uses.add(ObjectUse(actors[actor], counter, need))
 
 
-def document_semantics(ops: ColumnSet, actors: tuple, changes: tuple, fail):
+def document_semantics(
+    ops: ColumnSet, actors: tuple, changes: tuple, fail, budget: Budget
+):
     """Check a document's ops (see module docstring).
 
     ``changes`` are the chunk's changes (``actor``, ``seq``, ``max_op`` and
     ``deps``, indices into ``changes``). Returns the ObjectRanges and whether a
-    change holds no ops (``Automerge.emptyChange``).
+    change holds no ops (``Automerge.emptyChange``). Op IDs kept one by one
+    (runs whose step is not 1) count against the budget's ``max_runs``.
     """
     max_ops = {}
     for change in changes:
@@ -347,15 +352,20 @@ def document_semantics(ops: ColumnSet, actors: tuple, changes: tuple, fail):
                     MAKE_KINDS[action],
                 )
             )
+    _charge_points(progressions, budget, fail, ID_CTR)
     for actor, runs in progressions.items():
         if (repeated := _op_intervals(runs)[1]) is not None:
             raise fail(ID_CTR, f"op ID {repeated}@{actor} appears twice")
     # A document chunk leaves delete ops out: they are the successors that are
     # not ops of the chunk. With them, every op ID of every change is here.
+    successors: dict[int, list] = {}
     for rows, ((actor, _), (counter, step)) in _aligned(
         _segments(ops.runs(SUCC_ACTOR)), _segments(ops.runs(SUCC_CTR), delta=True)
     ):
-        progressions.setdefault(actor, []).append((counter, step, rows))
+        successors.setdefault(actor, []).append((counter, step, rows))
+    _charge_points(successors, budget, fail, SUCC_CTR)
+    for actor, runs in successors.items():
+        progressions.setdefault(actor, []).extend(runs)
     spans = {
         actors[actor]: _joined(_op_intervals(runs)[0])
         for actor, runs in progressions.items()
@@ -426,6 +436,28 @@ def _joined(intervals):
         else:
             spans.append((low, high))
     return spans
+
+
+def _charge_points(progressions, budget, fail, spec):
+    """Count the op IDs ``_op_intervals`` will keep one by one against the budget.
+
+    A run of a million op IDs two apart takes a few bytes to send and, kept one
+    by one, about 90 MiB: the reader's ``max_runs`` bounds that memory.
+    """
+    points = sum(
+        rows
+        for runs in progressions.values()
+        for _, step, rows in runs
+        if rows > 1 and abs(step) > 1
+    )
+    if points > budget.runs_left():
+        found = fail(
+            spec,
+            f"more than max_runs={budget.limits.max_runs} runs and op IDs to keep "
+            "in memory",
+        )
+        raise LimitError(found.reason, found.offset)
+    budget.add_runs(points)
 
 
 def _op_intervals(runs):
