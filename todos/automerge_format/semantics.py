@@ -353,8 +353,10 @@ def document_semantics(
                 )
             )
     _charge_points(progressions, budget, fail, ID_CTR)
+    intervals = {}
     for actor, runs in progressions.items():
-        if (repeated := _op_intervals(runs)[1]) is not None:
+        intervals[actor], repeated = _op_intervals(runs)
+        if repeated is not None:
             raise fail(ID_CTR, f"op ID {repeated}@{actor} appears twice")
     # A document chunk leaves delete ops out: they are the successors that are
     # not ops of the chunk. With them, every op ID of every change is here.
@@ -365,11 +367,9 @@ def document_semantics(
         successors.setdefault(actor, []).append((counter, step, rows))
     _charge_points(successors, budget, fail, SUCC_CTR)
     for actor, runs in successors.items():
-        progressions.setdefault(actor, []).extend(runs)
-    spans = {
-        actors[actor]: _joined(_op_intervals(runs)[0])
-        for actor, runs in progressions.items()
-    }
+        # Both lists are sorted: sorting their concatenation merges them.
+        intervals[actor] = sorted(intervals.get(actor, []) + _op_intervals(runs)[0])
+    spans = {actors[actor]: _joined(found) for actor, found in intervals.items()}
     return tuple(objects), _changes_own_their_ops(changes, spans, fail)
 
 
