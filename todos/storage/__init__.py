@@ -24,10 +24,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 
-from . import memory, reference
-from .automerge_format import FormatError, Limits, parse_chunks
-from .automerge_format.semantics import fits
-from .models import Chunk, Document, KnownChange, KnownObject, validate_doc_id
+from .. import memory, reference
+from ..automerge_format import FormatError, Limits, parse_chunks
+from ..automerge_format.semantics import fits
+from ..models import Chunk, Document, KnownChange, KnownObject, validate_doc_id
 
 __all__ = [
     "StorageError",
