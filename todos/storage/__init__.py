@@ -15,19 +15,27 @@ stored chunks always concatenate to a document that ``Automerge.load`` accepts.
 import functools
 import hashlib
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from .. import memory, reference
 from ..automerge_format import FormatError, Limits, parse_chunks
 from ..automerge_format.semantics import fits
 from ..models import Chunk, Document, KnownChange, KnownObject, validate_doc_id
+from .errors import (
+    BadUpload,
+    InvalidDocId,
+    MissingDependencies,
+    StorageError,
+    TooLarge,
+    Unavailable,
+    database_available,
+)
 
 __all__ = [
     "StorageError",
@@ -45,55 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class StorageError(Exception):
-    """A write was refused; ``status`` is the HTTP status that says why."""
-
-    status = 400
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidDocId(StorageError):
-    status = 404
-
-
-class BadUpload(StorageError):
-    status = 400
-
-
-class MissingDependencies(StorageError):
-    status = 409
-
-
-class TooLarge(StorageError):
-    status = 413
-
-
-class Unavailable(StorageError):
-    """The database could not be reached; nothing was read or written."""
-
-    status = 503
-    retry_after = 5
-
-    def __init__(self):
-        super().__init__(
-            "The database is unavailable right now, so nothing was read or "
-            f"written. Try again in {self.retry_after} seconds."
-        )
-
-
-@contextmanager
-def database_available():
-    """Turn a lost or refused database connection into Unavailable (503)."""
-    try:
-        yield
-    except (OperationalError, InterfaceError) as exc:
-        logger.warning("Database unavailable: %s", exc)
-        raise Unavailable() from exc
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""Why a read or write was refused: StorageError and its HTTP status per kind.
+
+Each subclass carries the status an adapter answers with (404, 400, 409, 413,
+503) and a message for the person who sent the request. ``database_available``
+turns a lost database connection into ``Unavailable``.
+"""
+
+import logging
+from contextlib import contextmanager
+
+from django.db import InterfaceError, OperationalError
+
+logger = logging.getLogger("todos.storage")
+
+
+class StorageError(Exception):
+    """A write was refused; ``status`` is the HTTP status that says why."""
+
+    status = 400
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidDocId(StorageError):
+    status = 404
+
+
+class BadUpload(StorageError):
+    status = 400
+
+
+class MissingDependencies(StorageError):
+    status = 409
+
+
+class TooLarge(StorageError):
+    status = 413
+
+
+class Unavailable(StorageError):
+    """The database could not be reached; nothing was read or written."""
+
+    status = 503
+    retry_after = 5
+
+    def __init__(self):
+        super().__init__(
+            "The database is unavailable right now, so nothing was read or "
+            f"written. Try again in {self.retry_after} seconds."
+        )
+
+
+@contextmanager
+def database_available():
+    """Turn a lost or refused database connection into Unavailable (503)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        logger.warning("Database unavailable: %s", exc)
+        raise Unavailable() from exc
