@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
 from .. import memory, reference
-from ..automerge_format import FormatError, Limits, parse_chunks
+from ..automerge_format import parse_chunks
 from ..automerge_format.semantics import fits
 from ..models import Chunk, Document, KnownChange, KnownObject, validate_doc_id
+from . import limits
 from .errors import (
     BadUpload,
     InvalidDocId,
@@ -36,6 +36,8 @@ from .errors import (
     Unavailable,
     database_available,
 )
+from .limits import max_document_bytes, parse_upload
+from .limits import upload_limits as upload_limits
 
 __all__ = [
     "StorageError",
@@ -120,50 +122,6 @@ def read_document(doc_id):
         data=b"".join(bytes(data) for data, _ in rows),
         etag=etag_of(digest for _, digest in rows),
     )
-
-
-def max_document_bytes():
-    """The configured size limit for uploads and stored documents."""
-    return settings.TODOS_MAX_DOCUMENT_BYTES
-
-
-RUN_BYTES = 64  # memory the reader spends on each run it keeps (a tuple in a list)
-
-
-def upload_limits():
-    """Parsing limits for one upload, derived from the document size limit.
-
-    The reader's memory is bounded by the inflated bytes plus the runs it keeps,
-    so both limits are set to spend about the same: four times the document limit.
-    """
-    inflated = max(4 * max_document_bytes(), 1024 * 1024)
-    return Limits(
-        max_chunks=10_000,
-        max_changes=1_000_000,
-        max_inflated_bytes=inflated,
-        max_runs=inflated // RUN_BYTES,
-    )
-
-
-def parse_upload(body):
-    """Parse and validate an upload; raise BadUpload or TooLarge if it is refused."""
-    if len(body) > max_document_bytes():
-        raise TooLarge(
-            f"The upload is {len(body)} bytes; this server accepts at most "
-            f"{max_document_bytes()} bytes per document (TODOS_MAX_DOCUMENT_BYTES)."
-        )
-    if not body:
-        raise BadUpload(
-            "The request body is empty: send Automerge bytes, such as the output "
-            "of Automerge.save(doc) or Automerge.saveIncremental(doc)."
-        )
-    try:
-        return parse_chunks(body, upload_limits())
-    except FormatError as exc:
-        raise BadUpload(
-            f"The body is not valid Automerge data: {exc}. Send the unmodified "
-            "output of Automerge.save() or Automerge.saveIncremental()."
-        ) from exc
 
 
 def write_document(doc_id, body, sender=None):
@@ -531,7 +489,7 @@ class _Merge:
         for data in Chunk.objects.filter(document=document).values_list(
             "data", flat=True
         ):
-            for chunk in parse_chunks(bytes(data), upload_limits()):
+            for chunk in parse_chunks(bytes(data), limits.upload_limits()):
                 rows += _object_rows(document, chunk.objects)
         KnownObject.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
         self.index_built = True
