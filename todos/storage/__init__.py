@@ -15,7 +15,6 @@ stored chunks always concatenate to a document that ``Automerge.load`` accepts.
 import functools
 import hashlib
 import logging
-from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -38,6 +37,7 @@ from .errors import (
 )
 from .limits import max_document_bytes, parse_upload
 from .limits import upload_limits as upload_limits
+from .results import StoredDocument, WriteResult
 
 __all__ = [
     "StorageError",
@@ -55,42 +55,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """What a read returns: the concatenated chunks and a validator for them."""
-
-    data: bytes
-    etag: str
-
-
-@dataclass
-class WriteResult:
-    """The outcome of a write: what changed, and what is now stored."""
-
-    doc_id: str
-    changed: bool
-    new_bytes: bytes = b""
-    new_changes: int = 0
-    heads: list[str] = field(default_factory=list)
-    clock: dict[str, int] = field(default_factory=dict)
-    size: int = 0
-    chunk_count: int = 0
-    etag: str = ""
-
-    def as_json(self):
-        """The acknowledgement sent to the writer (HTTP body or WebSocket frame)."""
-        return {
-            "doc_id": self.doc_id,
-            "changed": self.changed,
-            "new_changes": self.new_changes,
-            "heads": self.heads,
-            "clock": self.clock,
-            "size": self.size,
-            "chunks": self.chunk_count,
-            "etag": self.etag,
-        }
 
 
 def check_doc_id(doc_id):
