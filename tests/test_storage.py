@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from tests import automerge_node
-from todos import storage
+from todos import reference, storage
 from todos.models import Chunk, Document
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -421,9 +421,7 @@ def test_changes_after_a_vouched_dependency_take_the_fast_path(case, monkeypatch
     storage.write_document(DOC, case["full_a"])
     storage.write_document(DOC, case["b1"])  # base is inside full_a: reader vouches
     calls = []
-    monkeypatch.setattr(
-        storage.reference, "load_error", lambda data: calls.append(data)
-    )
+    monkeypatch.setattr(reference, "load_error", lambda data: calls.append(data))
 
     storage.write_document(DOC, case["b2"])  # builds on b1
 
