@@ -216,8 +216,8 @@ def test_database_outage_is_a_json_503_with_retry_after(client, case, monkeypatc
     def refuse(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(storage, "lock_document", refuse)
-    monkeypatch.setattr(storage.Chunk.objects, "filter", refuse)
+    monkeypatch.setattr(storage.service, "lock_document", refuse)
+    monkeypatch.setattr(storage.service.Chunk.objects, "filter", refuse)
 
     for response in (put(client, case["base"]), client.get(URL)):
         assert response.status_code == 503

@@ -10,16 +10,20 @@ contains another is decided by vector clocks (actor -> highest seq), which is ex
 for the dependency-closed sets that document chunks are. A change chunk is accepted
 only when every change it depends on is stored or arrives in the same upload, so the
 stored chunks always concatenate to a document that ``Automerge.load`` accepts.
+
+The package re-exports what the rest of the app uses; each module holds one idea:
+
+- ``service``: the entry point (read, write, lock, notify).
+- ``errors``: StorageError and its subclasses, one per HTTP status.
+- ``limits``: the size limits, and parsing an upload within them.
+- ``crosscheck``: the independent reader's check of each upload.
+- ``merge``: ``_Merge``, one write's plan and its application.
+- ``history``: vector clocks and change histories.
+- ``objects``: the KnownObject index and the checks of the objects ops work on.
+- ``summary``: chunk rows and the document's heads and ETag.
+- ``results``: StoredDocument and WriteResult.
 """
 
-import logging
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
-from .. import memory
-from ..models import Chunk, Document, validate_doc_id
 from .crosscheck import (  # noqa: F401 (re-exported)
     check_with_reference,
     newer_than_reference,
@@ -32,11 +36,20 @@ from .errors import (
     StorageError,
     TooLarge,
     Unavailable,
-    database_available,
+    database_available,  # noqa: F401 (re-exported)
 )
 from .limits import max_document_bytes, parse_upload, upload_limits  # noqa: F401
-from .merge import _Merge
+from .merge import _Merge  # noqa: F401 (re-exported)
 from .results import StoredDocument, WriteResult
+from .service import (  # noqa: F401 (re-exported)
+    check_doc_id,
+    document_heads,
+    group_name,
+    lock_document,
+    notify_update,
+    read_document,
+    write_document,
+)
 from .summary import _heads, etag_of  # noqa: F401 (_heads: migration 0004)
 
 __all__ = [
@@ -53,111 +66,3 @@ __all__ = [
     "document_heads",
     "etag_of",
 ]
-
-logger = logging.getLogger(__name__)
-
-
-def check_doc_id(doc_id):
-    """Raise InvalidDocId unless ``doc_id`` is 1-64 characters of [A-Za-z0-9_-]."""
-    try:
-        validate_doc_id(doc_id)
-    except Exception as exc:
-        raise InvalidDocId(
-            f"Invalid document id {doc_id[:80]!r}: use 1 to 64 characters of "
-            "A-Z, a-z, 0-9, '_' and '-'."
-        ) from exc
-
-
-def read_document(doc_id):
-    """Return the stored document as a StoredDocument, or None if there is none.
-
-    The bytes and the ETag come from one query, so they always agree.
-    """
-    check_doc_id(doc_id)
-    with database_available():
-        rows = list(
-            Chunk.objects.filter(document_id=doc_id)
-            .order_by("position")
-            .values_list("data", "digest")
-        )
-    if not rows:
-        return None
-    return StoredDocument(
-        data=b"".join(bytes(data) for data, _ in rows),
-        etag=etag_of(digest for _, digest in rows),
-    )
-
-
-def write_document(doc_id, body, sender=None):
-    """Merge the Automerge bytes ``body`` into document ``doc_id``; return WriteResult.
-
-    Runs read-merge-write in one transaction holding the document's row lock, so
-    concurrent writers in any number of processes serialise. Raises a StorageError
-    subclass, with nothing written, when the upload is refused. After the commit,
-    sockets open on the document (all but ``sender``, a channel name) get the new
-    bytes.
-    """
-    check_doc_id(doc_id)
-    try:
-        return _write(doc_id, body, sender)
-    finally:
-        # The parse of a large upload is freed by now (it lived in _write's frame).
-        memory.release_after(len(body))
-
-
-def _write(doc_id, body, sender):
-    incoming = parse_upload(body)
-    check_with_reference(self_contained_part(incoming))  # before the lock: slow
-    with database_available(), transaction.atomic():
-        document = lock_document(doc_id)
-        merge = _Merge(document, incoming)
-        merge.plan()
-        result = merge.apply()
-        if result.changed:
-            transaction.on_commit(lambda: notify_update(result, sender))
-    return result
-
-
-def group_name(doc_id):
-    """The Channels group of the sockets open on ``doc_id``."""
-    return f"doc_{doc_id}"
-
-
-def notify_update(result, sender=None):
-    """Tell every socket open on the document what a committed write stored.
-
-    The message carries the write's new bytes (none when it only compacted the
-    stored chunks) and what is stored now: heads, chunk count and size.
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {
-        "type": "doc.updated",
-        "data": result.new_bytes,
-        "heads": result.heads,
-        "chunks": result.chunk_count,
-        "size": result.size,
-        "sender": sender,
-    }
-    try:
-        async_to_sync(layer.group_send)(group_name(result.doc_id), message)
-    except Exception:
-        # The write is committed; a socket that misses this push resyncs from
-        # the heads in its next acknowledgement. Never fail the write over it.
-        logger.exception("Could not push an update of %s", result.doc_id)
-
-
-def lock_document(doc_id):
-    """Fetch (creating if needed) and lock the document row for this transaction."""
-    locked = Document.objects.select_for_update()
-    document = locked.filter(doc_id=doc_id).first()
-    if document is None:
-        Document.objects.get_or_create(doc_id=doc_id)
-        document = locked.get(doc_id=doc_id)
-    return document
-
-
-def document_heads(doc_id):
-    """The heads (hex change hashes) of the stored document, sorted."""
-    return list(Document.objects.get(doc_id=doc_id).heads)
