@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 
-from . import reference, storage
-from .automerge_format import FormatError, parse_chunks
-from .models import Document
+from .. import reference, storage
+from ..automerge_format import FormatError, parse_chunks
+from ..models import Document
 
 __all__ = [
     "Snapshot",
