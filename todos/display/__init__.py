@@ -21,12 +21,22 @@ stored twice (it applies the change again and the earlier state wins), which
 happens when two clients' concurrent ``save()`` uploads overlap. ``decode`` then
 shows the largest part of the document that holds each change once, and says so in
 ``Snapshot.note``; ``Automerge.load`` itself reads the stored bytes correctly.
+
+The package re-exports that API; each module holds one idea:
+
+- ``snapshot``: decoding bytes into a Snapshot (``decode``, ``to_text``,
+  ``plain``, ``normalise``, ``change_total``, ``change_time``).
+- ``cache``: reading for display (``read_snapshot``, ``cached_decode``,
+  ``refresh_summary``).
+- ``changelog``: the per-change history (``history`` and its rows).
 """
 
-from django.core.cache import cache
-
-from .. import storage
-from ..models import Document
+from .cache import (  # noqa: F401 (re-exported)
+    TITLE_MAX_LENGTH,
+    cached_decode,
+    read_snapshot,
+    refresh_summary,
+)
 from .changelog import ChangeRow, ChunkHistory, History, history
 from .snapshot import (  # noqa: F401 (re-exported)
     Snapshot,
@@ -51,52 +61,3 @@ __all__ = [
     "history",
     "change_total",
 ]
-
-TITLE_MAX_LENGTH = 200  # Document.title's max_length
-CACHE_SECONDS = 3600
-CACHE_MAX_BYTES = 1024 * 1024
-
-
-def cached_decode(stored):
-    """Decode a StoredDocument, cached by its etag (same etag, same bytes).
-
-    Documents over CACHE_MAX_BYTES are decoded each time rather than kept in the
-    (per-process, local-memory by default) cache.
-    """
-    if not stored.etag or len(stored.data) > CACHE_MAX_BYTES:
-        return decode(stored.data)
-    key = f"todos.display.snapshot:{stored.etag}"
-    snapshot = cache.get(key)
-    if snapshot is None:
-        snapshot = decode(stored.data)
-        cache.set(key, snapshot, CACHE_SECONDS)
-    return snapshot
-
-
-def read_snapshot(doc_id):
-    """Read ``doc_id`` through the storage service and decode it.
-
-    Returns (StoredDocument, Snapshot), or None if no such document is stored;
-    refreshes the document's stored summary on the way.
-    """
-    stored = storage.read_document(doc_id)
-    if stored is None:
-        return None
-    snapshot = cached_decode(stored)
-    refresh_summary(doc_id, stored.etag, snapshot)
-    return stored, snapshot
-
-
-def refresh_summary(doc_id, etag, snapshot):
-    """Store the title and counts decoded from the bytes whose etag is ``etag``.
-
-    Only a row still at ``etag`` is updated, so a write that lands meanwhile is
-    never given an older summary; ``update()`` leaves ``updated_at`` alone.
-    """
-    Document.objects.filter(doc_id=doc_id, etag=etag).exclude(summary_etag=etag).update(
-        title=(snapshot.title or "")[:TITLE_MAX_LENGTH],
-        item_count=snapshot.item_count,
-        done_count=snapshot.done_count,
-        last_change_at=snapshot.last_change_at,
-        summary_etag=etag,
-    )
