@@ -33,7 +33,7 @@ else.
 More seeds for a local bug hunt (the generator is deterministic, so a failing
 seed reproduces exactly)::
 
-    TODOS_HISTORY_SEEDS=500 .venv/bin/pytest tests/test_valid_histories.py -q
+    TODOS_HISTORY_SEEDS=500 .venv/bin/pytest tests/storage/test_valid_histories.py -q
     TODOS_HISTORY_SEEDS=1000 TODOS_HISTORY_FIRST_SEED=500 ...  # seeds 500-1499
 """
 
@@ -51,7 +51,7 @@ from tests import automerge_node
 from todos import storage
 from todos.models import Document
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "node" / "random_histories.mjs"
 OCTETS = "application/octet-stream"
 
