@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from tests.test_display import corrupted, made_documents, store, store_raw
+from tests.display.documents import corrupted, made_documents, store, store_raw
 from todos.models import Chunk, Document, KnownChange
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.conftest import ROOT
-from tests.test_display import corrupted, made_documents, store, store_raw
+from tests.display.documents import corrupted, made_documents, store, store_raw
 from todos import storage
 from todos.models import Document
 

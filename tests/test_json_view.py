@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_display import corrupted, made_documents, store, store_raw
+from tests.display.documents import corrupted, made_documents, store, store_raw
 from todos.models import Document
 
 pytestmark = pytest.mark.django_db

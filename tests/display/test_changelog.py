@@ -1,0 +1,62 @@
+"""todos.display.changelog: the per-change history of stored chunks."""
+
+from tests.display.documents import corrupted
+from todos import display
+
+
+def test_history_lists_each_change_of_a_document_chunk(documents):
+    history = display.history([(0, documents["concurrent"])])
+
+    (chunk,) = history.chunks
+    assert chunk.kind == "document" and chunk.size == len(documents["concurrent"])
+    assert history.total == 3
+    assert sorted((c.actor[:2], c.seq) for c in chunk.changes) == [
+        ("aa", 1),
+        ("aa", 2),
+        ("bb", 1),
+    ]
+    messages = {c.message for c in chunk.changes}
+    assert {"A adds", "B adds"} <= messages
+    b_change = next(c for c in chunk.changes if c.actor.startswith("bb"))
+    assert b_change.deps == ["aaaaaaaa:1"]
+
+
+def test_history_gives_change_chunks_their_size_hash_and_named_deps(documents):
+    chunks = [(0, documents["concurrent.save0"]), (3, documents["concurrent.change_b"])]
+
+    history = display.history(chunks)
+
+    assert [c.position for c in history.chunks] == [0, 3]
+    (change,) = history.chunks[1].changes
+    assert (change.actor[:2], change.seq, change.message) == ("bb", 1, "B adds")
+    assert change.size == len(documents["concurrent.change_b"])
+    assert len(change.hash) == 64
+    assert change.time is not None
+    # A:1 is inside the document chunk, not one of its heads: its hash is unknown.
+    (dep,) = change.deps
+    assert len(dep) == 12
+
+
+def test_history_names_a_dependency_on_a_known_change(documents):
+    chunks = [
+        (0, documents["concurrent.change_a1"]),
+        (1, documents["concurrent.change_b"]),
+    ]
+
+    history = display.history(chunks)
+
+    assert history.chunks[1].changes[0].deps == ["aaaaaaaa:1"]
+
+
+def test_history_names_a_chunk_it_cannot_parse(documents):
+    history = display.history([(0, corrupted(documents["simple"]))])
+
+    (chunk,) = history.chunks
+    assert chunk.kind == "unreadable" and "checksum" in chunk.error.lower()
+
+
+def test_history_lists_only_the_latest_changes(documents):
+    history = display.history([(0, documents["concurrent"])], limit=2)
+
+    assert history.total == 3 and history.omitted == 1
+    assert len(history.chunks[0].changes) == 2
