@@ -4,7 +4,7 @@ A document's bytes change only through the storage service (uploads, sockets,
 ``import_doc``), so the admin has no add or change permission: the detail page is
 Django's read-only view, with the decoded list, the document as JSON, the history
 and a download of the ``.automerge`` file. Titles and counts come from a summary
-stored on each document and refreshed when a page shows it (see todos/display.py).
+stored on each document and refreshed when a page shows it (see todos/display/cache.py).
 """
 
 import json

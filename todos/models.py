@@ -42,7 +42,7 @@ class Document(models.Model):
     # A summary of the decoded document, for the admin's list and search. Writes
     # never decode (they stay proportional to the upload), so it is refreshed
     # when the admin, the JSON view or inspect_doc decodes the document
-    # (todos/display.py), and lags behind the bytes until then.
+    # (todos/display/cache.py), and lags behind the bytes until then.
     title = models.CharField(
         max_length=200,
         blank=True,
