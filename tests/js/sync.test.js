@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { MemoryStorage } from '../../static/todos/persistence.js';
-import { COMPACT_MAX_CHUNKS } from '../../static/todos/sync.js';
 import { Automerge, FakeServer, todos, waitFor, startDevice } from './helpers.js';
 
 const DOC_ID = 'sync-test-doc';
@@ -148,38 +147,6 @@ describe('over the WebSocket', () => {
 		b.add('from b'); // concurrent with the dropped change: needs nothing of it
 		await waitFor(() => texts(listener).length === 3, 2000, 'the listener to resync');
 		assert.deepEqual(texts(listener), ['dropped push', 'first', 'from b']);
-	});
-
-	test('the server copy is compacted by an upload of save() when it grows', async () => {
-		const server = new FakeServer();
-		const a = await device(server);
-		let most = 0;
-		let compactions = 0;
-		for (let i = 0; i < COMPACT_MAX_CHUNKS + 8; i += 1) {
-			const uploads = server.uploads.length;
-			a.add(`item ${i}`);
-			await waitFor(() => state(a) === 'saved' && server.uploads.length > uploads);
-			most = Math.max(most, server.chunks.length);
-			compactions += server.uploads.length > uploads + 1 && server.chunks.length === 1 ? 1 : 0;
-		}
-		assert.ok(compactions > 0, 'the server copy was never compacted');
-		assert.ok(most <= COMPACT_MAX_CHUNKS + 2, `the server held ${most} chunks`);
-		assert.equal(serverTexts(server).length, COMPACT_MAX_CHUNKS + 8);
-	});
-
-	test('a device that loads a bloated server copy compacts it with its save()', async () => {
-		const server = new FakeServer();
-		let doc = todos.create();
-		server.chunks = [Automerge.save(doc)];
-		for (let i = 0; i < 60; i += 1) {
-			const heads = Automerge.getHeads(doc);
-			doc = todos.addItem(doc, `stored item ${i}`);
-			server.chunks.push(Automerge.saveSince(doc, heads));
-		}
-		const a = await device(server);
-		await waitFor(() => server.chunks.length === 1, 2000, 'the compacting upload');
-		assert.equal(texts(a).length, 60);
-		assert.equal(serverTexts(server).length, 60);
 	});
 
 	test('a change made in one tab is uploaded by that tab only', async () => {
