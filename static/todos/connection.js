@@ -13,7 +13,8 @@
  * module through four hooks: `received(bytes, complete)` for the server's bytes
  * (`complete` when they are the whole stored document), `updated(frame)` for the
  * server's `{type: 'update', heads, chunks, size}` frames (one follows each
- * push; one alone follows someone else's compaction, which has no new bytes),
+ * push; one alone follows the server's compaction of its copy, which has no
+ * new bytes),
  * `reachable(bySocket)` when the server answers after a disconnection,
  * `changed()` when `online` may have changed.
  */

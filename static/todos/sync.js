@@ -15,20 +15,10 @@
  * so we do when the server answers 409 (it lacks the history an incremental
  * upload builds on).
  *
- * Compaction: when the server's copy holds many chunks, or far more bytes than
- * our `save()`, one client uploads `save()`, which replaces every stored chunk it
- * contains. Every client that writes hears of too many chunks, so each waits
- * first, then looks again at the latest count it knows (its acks, and the update
- * frame the server sends after someone else's compaction) and does nothing if
- * another client compacted meanwhile. The wait is one slot (well over a round
- * trip) per chunk beyond the first too many that its ack reported, plus a random
- * part of one: each write adds a chunk, so each writer's count is its own, the
- * writer that first went over the limit goes first and the others hear of it in
- * time. The `save()` travels alone, once this client has uploaded its changes
- * and holds every head the server named: it adds nothing new (so it is pushed
- * to nobody) and holds everything stored, so it replaces the stored chunks
- * instead of joining them.
- * Tabs of one browser compact one at a time (a Web Lock, where there is one).
+ * The server compacts its own copy (after a write, when its stored chunks pass
+ * a threshold) and announces the new chunk count and size in an update frame;
+ * we never upload anything to compact it. (store.js compacts this browser's own
+ * copy in IndexedDB.)
  *
  * Pushes can be lost (a full channel drops them). An acknowledgement whose heads
  * we lack, or a push whose dependencies we lack, shows it; if a moment later we
@@ -41,12 +31,6 @@ import { Timers } from './timers.js';
 export const DEBOUNCE_MS = 150;
 export const TAB_DELAY_MS = 1500;
 export const RESYNC_GRACE_MS = 1500;
-export const COMPACT_MAX_CHUNKS = 32;
-export const COMPACT_SIZE_RATIO = 2;
-export const COMPACT_SLACK_BYTES = 4096;
-export const COMPACT_SLOT_MS = 1000;
-export const COMPACT_SPREAD_SLOTS = 10;
-export const COMPACT_MAX_SLOTS = 30;
 const SERVER_HEADS = 'serverHeads';
 
 export class Sync {
@@ -59,15 +43,13 @@ export class Sync {
 	 * @param {string} options.wsBase e.g. 'ws://host/'.
 	 * @param {function} [options.WebSocket] The WebSocket constructor (none: HTTP only).
 	 * @param {function} [options.fetch] The fetch function.
-	 * @param {LockManager} [options.locks] Web Locks (`navigator.locks`; none: no lock).
 	 * @param {object} [options.timing] Overrides of the delays (ms), for tests.
 	 */
-	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, locks = globalThis.navigator?.locks, timing = {} }) {
+	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {} }) {
 		this.store = store;
 		this.docId = docId;
 		this.initialHeads = initialHeads;
-		this.locks = locks || null;
-		this.timing = { debounce: DEBOUNCE_MS, tabDelay: TAB_DELAY_MS, resyncGrace: RESYNC_GRACE_MS, compactSlot: COMPACT_SLOT_MS, ...timing };
+		this.timing = { debounce: DEBOUNCE_MS, tabDelay: TAB_DELAY_MS, resyncGrace: RESYNC_GRACE_MS, ...timing };
 		this.connection = new Connection({
 			docUrl: `${httpBase}docs/${docId}`,
 			wsUrl: `${wsBase}ws/docs/${docId}`,
@@ -87,13 +69,6 @@ export class Sync {
 		this.error = null;
 		this.busy = false;
 		this.needFull = false;
-		// What the server last said it stores: heads, chunk count, size in bytes.
-		this.server = { heads: null, chunks: null, size: null };
-		this.compactNext = false;
-		this.compactionUseless = false;
-		this.compactions = 0; // compacting saves sent (for tests and simulations)
-		this.saveLength = null;
-		this.saveStale = true;
 		this.stopped = true;
 	}
 
@@ -101,7 +76,6 @@ export class Sync {
 	start() {
 		this.stopped = false;
 		const unsubscribe = this.store.subscribe(({ origin }) => {
-			this.saveStale = true;
 			if (origin === 'local') {
 				this.scheduleFlush(this.timing.debounce);
 			} else if (origin === 'tab') {
@@ -181,10 +155,7 @@ export class Sync {
 		}
 	}
 
-	/**
-	 * Upload what the server lacks, one upload at a time, until it lacks nothing;
-	 * then the compacting `save()` if one is due.
-	 */
+	/** Upload what the server lacks, one upload at a time, until it lacks nothing. */
 	async flush() {
 		this.timers.clear('flush');
 		if (this.busy || this.stopped) {
@@ -193,14 +164,8 @@ export class Sync {
 		this.busy = true;
 		this.emit();
 		try {
-			while (!this.stopped) {
-				let more = false;
-				if (this.unsent()) {
-					more = await this.uploadOnce();
-				} else if (this.compactNext && this.upToDate()) {
-					more = await this.compactOnce();
-				}
-				if (!more) {
+			while (!this.stopped && this.unsent()) {
+				if (!(await this.uploadOnce())) {
 					break;
 				}
 			}
@@ -233,11 +198,6 @@ export class Sync {
 		return heads.every((head) => current.has(head)) || this.store.hasHeads(heads);
 	}
 
-	/** True if we hold everything the server last named, with nothing missing. */
-	upToDate() {
-		return (this.server.heads === null || this.holds(this.server.heads)) && this.store.missingDeps().length === 0;
-	}
-
 	// The server answers again: a new socket may take a refused list again.
 	reachable(bySocket) {
 		if (bySocket) {
@@ -259,54 +219,8 @@ export class Sync {
 		}
 		this.needFull = false;
 		this.error = null;
-		this.acknowledged(ack, sentHeads, false);
+		this.acknowledged(ack, sentHeads);
 		return true;
-	}
-
-	// The compacting save(), if it is still needed; false if uploads should stop.
-	async compactOnce() {
-		this.compactNext = false;
-		if (!this.tooBig()) {
-			return true; // someone else compacted meanwhile
-		}
-		return this.withCompactionLock(async () => {
-			const sentHeads = this.store.heads();
-			let ack;
-			try {
-				ack = await this.connection.upload(this.store.save());
-			} catch (error) {
-				if (error instanceof UploadRefused) {
-					// Every change is on the server already; only the tidying failed.
-					this.compactionUseless = true;
-					return true;
-				}
-				this.compactNext = true; // try again when the server is back
-				return false;
-			}
-			this.compactions += 1;
-			this.acknowledged(ack, sentHeads, true);
-			return true;
-		});
-	}
-
-	// Run `task` holding this list's compaction lock, shared by this browser's
-	// tabs; if another tab holds it, that tab is compacting: skip (true).
-	async withCompactionLock(task) {
-		if (!this.locks) {
-			return task();
-		}
-		let ran = false;
-		try {
-			return await this.locks.request(`todos:compact:${this.docId}`, { ifAvailable: true }, (lock) => {
-				ran = true;
-				return lock ? task() : true;
-			});
-		} catch (error) {
-			if (ran) {
-				throw error;
-			}
-			return task(); // no usable Web Locks here
-		}
 	}
 
 	// An upload failed: true to try again at once (with the whole document).
@@ -325,92 +239,12 @@ export class Sync {
 	}
 
 	// The server holds what we sent and what it says it holds.
-	acknowledged(ack, sentHeads, compacting) {
+	acknowledged(ack, sentHeads) {
 		const heads = Array.isArray(ack.heads) ? ack.heads : [];
 		this.learn([...sentHeads, ...this.store.knownHeads(heads)]);
-		this.server.heads = heads;
-		this.serverStores(ack.chunks, ack.size);
 		if (!this.holds(heads)) {
 			this.scheduleResync(heads);
 		}
-		if (compacting && this.tooBig()) {
-			// Our whole document did not shrink the server's copy: asking again
-			// would only repeat the upload.
-			this.compactionUseless = true;
-		} else if (!compacting && this.tooBig()) {
-			this.considerCompaction(Math.min(this.pastLimit(), COMPACT_MAX_SLOTS));
-		}
-	}
-
-	// How many chunks the server's copy holds beyond the first that made it too
-	// big (by count, or by size in chunks of its average size): this writer's
-	// place in the queue of compactors, since every write adds a chunk.
-	pastLimit() {
-		const { chunks, size } = this.server;
-		let past = chunks > COMPACT_MAX_CHUNKS ? chunks - COMPACT_MAX_CHUNKS - 1 : Infinity;
-		if (chunks > 1 && this.muchLarger(size)) {
-			const limit = Math.max(COMPACT_SLACK_BYTES, COMPACT_SIZE_RATIO * this.saveLength);
-			past = Math.min(past, Math.floor((size - limit) / (size / chunks)));
-		}
-		return Number.isFinite(past) ? past : 0;
-	}
-
-	// Note the stored chunk count and size the server reported (if it did), and
-	// drop a compaction that is no longer needed.
-	serverStores(chunks, size) {
-		if (typeof chunks === 'number') {
-			this.server.chunks = chunks;
-		}
-		if (typeof size === 'number') {
-			this.server.size = size;
-		}
-		if (!this.tooBig()) {
-			this.timers.clear('compact');
-			this.compactNext = false;
-		}
-	}
-
-	// The server's copy is too big: compact it after `slots` and a random part of
-	// one (or sooner, if already due sooner), unless someone else does first
-	// (serverStores cancels the timer when we hear of it).
-	considerCompaction(slots) {
-		if (this.compactionUseless || this.compactNext || !this.tooBig()) {
-			return;
-		}
-		const delay = (Math.max(0, slots) + Math.random()) * this.timing.compactSlot;
-		if (this.timers.has('compact') && this.compactDue <= Date.now() + delay) {
-			return;
-		}
-		this.compactDue = Date.now() + delay;
-		this.timers.set('compact', delay, () => {
-			if (this.tooBig()) {
-				this.compactNext = true;
-				this.flush();
-			}
-		});
-	}
-
-	// Compact when the server stores many chunks, or far more than our save().
-	tooBig() {
-		const { chunks, size } = this.server;
-		if (chunks > COMPACT_MAX_CHUNKS) {
-			return true;
-		}
-		return (chunks === null || chunks > 1) && size !== null && this.muchLarger(size);
-	}
-
-	// True if `size` is far more than our save(). The save's length is cached: it
-	// only grows, so it is computed again only when the cached one says yes and
-	// the document changed since.
-	muchLarger(size) {
-		if (size <= COMPACT_SLACK_BYTES) {
-			return false;
-		}
-		if (this.saveLength === null || (this.saveStale && size > COMPACT_SIZE_RATIO * this.saveLength)) {
-			this.saveLength = this.store.save().length;
-			this.saveStale = false;
-		}
-		return size > COMPACT_SIZE_RATIO * this.saveLength;
 	}
 
 	// Remember heads the server holds; store them beside the document (and tell
@@ -433,37 +267,28 @@ export class Sync {
 	// the server holds what they added.
 	mergeFromServer(bytes, complete) {
 		const added = this.store.merge(bytes, 'server');
-		const heads = complete ? this.store.headsOf(bytes) : null;
-		this.learn([...added, ...(heads || [])]);
-		if (heads) {
-			this.server.heads = heads;
-		}
+		const heads = complete ? this.store.headsOf(bytes) : [];
+		this.learn([...added, ...heads]);
 		if (this.store.missingDeps().length > 0) {
 			this.scheduleResync([]);
-		} else if (complete) {
-			// The whole stored document: its size (its chunk count stays the last we
-			// heard). Every client that connects sees the same: spread them out.
-			this.serverStores(undefined, bytes.length);
-			this.considerCompaction(Math.floor(Math.random() * COMPACT_SPREAD_SLOTS));
 		}
-		if (this.unsent() || this.compactNext) {
+		if (this.unsent()) {
 			this.scheduleFlush();
 		}
 		this.emit();
 	}
 
 	/**
-	 * The server's `{type: 'update', heads}` frame, after a push or alone after a
-	 * compaction (with `chunks` and `size`). If we lack some heads, a push was
-	 * missed: give it a moment to arrive, then fetch everything.
+	 * The server's `{type: 'update', heads, chunks, size}` frame, after a push or
+	 * alone after the server compacted its copy (we need only its heads). If we
+	 * lack some heads, a push was missed: give it a moment to arrive, then fetch
+	 * everything.
 	 */
 	serverUpdated(frame) {
 		const heads = frame && Array.isArray(frame.heads) ? frame.heads : null;
 		if (!heads) {
 			return;
 		}
-		this.server.heads = heads;
-		this.serverStores(frame.chunks, frame.size);
 		if (!this.holds(heads)) {
 			this.scheduleResync(heads);
 		}

@@ -1,8 +1,8 @@
 /**
  * Shared pieces of the Node tests: Automerge, a fake server that keeps the
  * storage API's contract (chunks merged by containment, 409 for missing
- * dependencies, acks with heads, pushes to other sockets, an update frame after
- * a compaction), and a wait-for-condition helper.
+ * dependencies, acks with heads, pushes to other sockets, compaction of its own
+ * copy announced by an update frame), and a wait-for-condition helper.
  */
 
 import * as Automerge from '@automerge/automerge';
@@ -18,7 +18,7 @@ export const todos = todoDocument(Automerge);
  * A started device on document `docId`: its own storage, store and Sync against
  * `server` (over its WebSocket unless `webSocket` is false).
  */
-export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, locks, timing }) {
+export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing }) {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage, channel }).open();
 	const sync = new Sync({
 		store,
@@ -28,7 +28,6 @@ export async function startDevice(server, docId, { storage = new MemoryStorage()
 		wsBase: 'ws://test/',
 		WebSocket: webSocket ? server.WebSocket : undefined,
 		fetch: server.fetch,
-		locks,
 		timing,
 	});
 	sync.start();
@@ -101,6 +100,7 @@ export class FakeServer {
 		this.sockets = new Set();
 		this.up = true;
 		this.dropPushes = false;
+		this.compactAfter = Infinity; // stored chunks past which a write compacts them
 		this.uploads = [];
 		this.latency = 1; // ms before an answer or a push arrives
 		this.cached = { chunks: null, doc: null };
@@ -123,6 +123,7 @@ export class FakeServer {
 	 * Like the real server, by chunk: a new change is appended; a document chunk
 	 * (a save) replaces every stored chunk whose changes it holds, and is dropped
 	 * if one stored chunk, or the stored set when it replaces nothing, holds it.
+	 * Then, past `compactAfter` chunks, the server compacts its copy itself.
 	 */
 	write(bytes) {
 		this.uploads.push(bytes);
@@ -162,15 +163,38 @@ export class FakeServer {
 		const changed = chunks !== this.chunks;
 		this.chunks = chunks;
 		this.cached = { chunks, doc: next };
+		if (this.chunks.length > this.compactAfter) {
+			this.replaceWithSave();
+		}
 		const heads = Automerge.getHeads(next);
-		const size = this.chunks.reduce((total, chunk) => total + chunk.length, 0);
-		const body = { changed, new_changes: newChanges, heads, chunks: this.chunks.length, size };
+		const body = { changed, new_changes: newChanges, heads, ...this.counts() };
 		return { status: 200, body, pushed: newChanges ? bytes : null, compacted: changed && !newChanges };
 	}
 
+	/** The stored chunk count and size, as acks and update frames name them. */
+	counts() {
+		return { chunks: this.chunks.length, size: this.chunks.reduce((total, chunk) => total + chunk.length, 0) };
+	}
+
+	replaceWithSave() {
+		const doc = this.doc();
+		this.chunks = [Automerge.save(doc)];
+		this.cached = { chunks: this.chunks, doc };
+	}
+
 	/**
-	 * Send a write's new bytes, then its heads, to every socket but the writer's;
-	 * after a compaction, which adds nothing, the update frame alone with the count.
+	 * Compact the stored copy into one save(), as the server does on its own, and
+	 * tell every socket (unless pushes are dropped) in an update frame alone.
+	 */
+	compact() {
+		this.replaceWithSave();
+		this.push({ body: { heads: Automerge.getHeads(this.doc()), ...this.counts() }, compacted: true }, null);
+	}
+
+	/**
+	 * Send a write's new bytes, then the update frame (heads, chunk count, size),
+	 * to every socket but the writer's; after a write that only replaced chunks,
+	 * which adds nothing, the update frame alone.
 	 */
 	push(result, writer) {
 		if (this.dropPushes) {
@@ -183,7 +207,7 @@ export class FakeServer {
 			}
 			if (result.pushed) {
 				socket.deliver(result.pushed.slice().buffer);
-				socket.deliver(JSON.stringify({ type: 'update', heads }));
+				socket.deliver(JSON.stringify({ type: 'update', heads, chunks, size }));
 			} else if (result.compacted) {
 				socket.deliver(JSON.stringify({ type: 'update', heads, chunks, size }));
 			}

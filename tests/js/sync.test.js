@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { MemoryStorage } from '../../static/todos/persistence.js';
-import { Automerge, FakeServer, todos, waitFor, startDevice } from './helpers.js';
+import { Automerge, FakeServer, isSave, todos, waitFor, startDevice } from './helpers.js';
 
 const DOC_ID = 'sync-test-doc';
-const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20, compactSlot: 2 };
+const TIMING = { debounce: 5, tabDelay: 60, retryMin: 10, retryMax: 40, ackTimeout: 500, resyncGrace: 20 };
 const running = [];
 const channels = [];
 
@@ -171,6 +171,66 @@ describe('over the WebSocket', () => {
 		one.sync.stop(); // e.g. its socket is stuck
 		one.add('relayed');
 		await waitFor(() => serverTexts(server).includes('relayed'), 2000, 'the other tab to upload it');
+	});
+});
+
+describe('the server compacts its own copy', () => {
+	test('a device never uploads a save() to compact it, however bloated it is', async () => {
+		// Far more chunks, and far more bytes, than one save(): what the app once
+		// answered with a compacting save().
+		const server = new FakeServer();
+		let doc = todos.create();
+		server.chunks = [Automerge.save(doc)];
+		for (let i = 0; i < 60; i += 1) {
+			const heads = Automerge.getHeads(doc);
+			doc = todos.addItem(doc, `stored item ${i}`);
+			server.chunks.push(Automerge.saveSince(doc, heads));
+		}
+		const a = await device(server);
+		await waitFor(() => texts(a).length === 60 && state(a) === 'saved', 2000, 'a to load the list');
+		for (let i = 0; i < 5; i += 1) {
+			a.add(`edit ${i}`);
+			await waitFor(() => serverTexts(server).length === 61 + i && state(a) === 'saved', 2000, 'the edit');
+		}
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		assert.equal(server.uploads.length, 5);
+		assert.ok(server.uploads.every((bytes) => !isSave(bytes)), 'a save() was uploaded');
+		assert.equal(server.chunks.length, 66);
+	});
+
+	test('devices keep in step while the server compacts under them', async () => {
+		const server = new FakeServer();
+		server.chunks = [Automerge.save(todos.create())]; // stored: no device starts with save()
+		server.compactAfter = 4;
+		const a = await device(server);
+		const b = await device(server);
+		await waitFor(() => a.sync.serverHas && b.sync.serverHas, 2000, 'both to load the list');
+		for (let i = 0; i < 12; i += 1) {
+			a.add(`a ${i}`);
+			await waitFor(() => texts(b).length === i + 1 && state(a) === 'saved', 2000, 'the push to reach b');
+		}
+		assert.ok(server.chunks.length <= 5, `the server holds ${server.chunks.length} chunks`);
+		b.add('from b');
+		await waitFor(() => texts(a).length === 13 && state(b) === 'saved', 2000, "b's edit to reach a");
+		assert.deepEqual(texts(a), serverTexts(server));
+		assert.deepEqual(texts(b), serverTexts(server));
+		assert.ok(server.uploads.every((bytes) => !isSave(bytes)), 'a save() was uploaded');
+	});
+
+	test("a listener that lacks a head named by the server's compaction fetches the list", async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		const listener = await device(server);
+		a.add('first');
+		await waitFor(() => texts(listener).length === 1);
+		server.dropPushes = true;
+		a.add('dropped push');
+		await waitFor(() => serverTexts(server).length === 2 && state(a) === 'saved');
+		server.dropPushes = false;
+		server.compact(); // the update frame alone, with heads the listener lacks
+		await waitFor(() => texts(listener).length === 2, 2000, 'the listener to resync');
+		assert.deepEqual(texts(listener), ['dropped push', 'first']);
+		assert.equal(server.chunks.length, 1);
 	});
 });
 
