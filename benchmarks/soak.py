@@ -4,19 +4,16 @@ Run it as ``.venv/bin/python benchmarks/soak.py`` (10 minutes by default). It
 starts one Daphne (temporary SQLite file, or ``--database-url``; ``DJANGO_DEBUG=0``,
 see ``tests/live.py``), then ``benchmarks/soak_clients.mjs``: WebSocket clients
 editing one list with the browser app's protocol, and plain Automerge clients
-writing other documents over HTTP (see that file). The WebSocket clients compact
-the list by the app's own rule, with the code of ``static/todos/sync.js``: a
-client that hears of more than 32 stored chunks waits its place in a queue, and
-sends ``save()`` alone if the list is still too big then; ``--compactors N`` lets
-only the first N clients do so (0: none). Every 10 s it samples the server's
-resident memory (``VmRSS`` in ``/proc/<pid>/status``) and CPU time.
+writing other documents over HTTP (see that file). No client compacts the list:
+the server compacts its own copy. Every 10 s it samples the server's resident
+memory (``VmRSS`` in ``/proc/<pid>/status``) and CPU time.
 
 It prints a JSON report (``--out`` to keep it): writes per second (WebSocket
 edits and HTTP writes), push latency (median, p99 over every push every other
 client received), server memory over time, lost edits (changes a client made
 that the server's copy lacks, and acknowledged HTTP items missing from theirs),
-full saves sent (after a 409 or to compact) and the most stored chunks any ack or
-update frame reported.
+full saves sent (after a 409) and the most stored chunks any ack or update frame
+reported.
 Figures go to ``docs/benchmarks.md`` by hand; this is not a test.
 
 ``--trace PATH`` runs the server under ``benchmarks/traced_daphne.py``: a thread
@@ -63,13 +60,6 @@ def parse_args():
     parser.add_argument("--edit-every", type=int, default=6000, help="ms per client")
     parser.add_argument("--http-rate", type=float, default=10, help="writes/s")
     parser.add_argument("--http-concurrency", type=int, default=4)
-    parser.add_argument(
-        "--compactors",
-        type=int,
-        default=-1,
-        help="only the first N clients follow the app's compaction rule, the others "
-        "never compact (default -1: all, as in the app; 0: no compaction)",
-    )
     parser.add_argument("--sample-every", type=float, default=10, help="seconds")
     parser.add_argument("--database-url", help="PostgreSQL (default: SQLite)")
     parser.add_argument("--redis-url", help="channels_redis (default: in-memory)")
@@ -195,8 +185,6 @@ def run_clients(args, server):
         str(args.http_rate),
         "--http-concurrency",
         str(args.http_concurrency),
-        "--compactors",
-        str(args.compactors),
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     progress, report = [], None
@@ -265,7 +253,6 @@ def summarise(report, progress, samples, wall):
         "lost_edits": report["lostWebSocketEdits"] + report["lostHttpEdits"],
         "undelivered_edits": report["undeliveredWebSocketEdits"],
         "full_saves_sent": report["wsSaves"],
-        "compacting_saves_sent": report["compactingSaves"],
         "max_stored_chunks": report["maxStoredChunks"],
         "last_stored_chunks": report["lastStoredChunks"],
         "socket_closes": report["socketCloses"],

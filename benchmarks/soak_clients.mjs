@@ -4,7 +4,7 @@
 // Usage:
 //   node --experimental-websocket benchmarks/soak_clients.mjs --url http://127.0.0.1:8000
 //        [--doc ID] [--clients 50] [--docs 200] [--seconds 600] [--edit-every 6000]
-//        [--http-rate 10] [--http-concurrency 4] [--progress-every 10] [--compactors N]
+//        [--http-rate 10] [--http-concurrency 4] [--progress-every 10]
 //
 // WebSocket clients: each holds its own replica of one list (its own actor) and
 // speaks the protocol the browser app speaks (static/todos/sync.js): on connect
@@ -18,21 +18,11 @@
 // `Automerge.hasHeads`.) Each sent frame is remembered by its digest; when
 // another client receives the same bytes as a push, the delay is one push-latency
 // sample (all clients share this process's clock).
-// Compaction follows the app's rule, and its decisions are sync.js's own code
-// (`tooBig`, `pastLimit`, `serverStores` and `considerCompaction`, run on each
-// client's state; see COMPACTION_RULE). Every ack and update frame names the
-// stored chunk count and size. When an ack shows the copy too big (more than
-// COMPACT_MAX_CHUNKS = 32 chunks, or far more bytes than a `save()`), the client
-// waits its place in the queue of compactors: chunks - 33 slots of
-// COMPACT_SLOT_MS (at most COMPACT_MAX_SLOTS), plus a random part of one; on
-// connect, a random number of slots below COMPACT_SPREAD_SLOTS. An ack or update
-// frame showing the copy small again cancels the wait. When it ends and the copy
-// is still too big, the client uploads its own changes first, applies every
-// push, and once it holds every head the server named sends `save()` alone
-// (fetching the stored document over HTTP if a push is still missing after
-// RESYNC_GRACE_MS). `--compactors N`: only the first N clients follow the rule
-// and the others never compact (0: no compaction at all); by default all do, as
-// every browser does.
+// Clients never compact the list: the server compacts its own copy, as it does
+// for the app. Every ack and update frame names the stored chunk count, and the
+// report gives the most and the last heard. Unlike the app, a client does not
+// fetch the stored document when a push was missed; the report counts the
+// clients whose replica converged with the server's copy.
 // HTTP clients: `--docs` documents, each an Automerge document of its own, written
 // round-robin at about `--http-rate` writes per second with `--http-concurrency`
 // requests in flight: one new item per write as `saveIncremental()`, the full
@@ -48,8 +38,6 @@ import crypto from 'node:crypto';
 import * as Automerge from '@automerge/automerge';
 
 import { todoDocument } from '../static/todos/doc.js';
-import { COMPACT_MAX_SLOTS, COMPACT_SLOT_MS, COMPACT_SPREAD_SLOTS, RESYNC_GRACE_MS, Sync } from '../static/todos/sync.js';
-import { Timers } from '../static/todos/timers.js';
 
 const DEFAULTS = {
 	url: '',
@@ -61,7 +49,6 @@ const DEFAULTS = {
 	'http-rate': 10,
 	'http-concurrency': 4,
 	'progress-every': 10,
-	compactors: -1,
 };
 const MAX_ITEMS = 300;
 const todos = todoDocument(Automerge);
@@ -88,9 +75,6 @@ const stats = {
 	wsFrames: 0,
 	wsSaves: 0,
 	wsSaveBytes: 0,
-	compactingSaves: 0,
-	compactionsThatShrank: 0,
-	resyncs: 0,
 	maxStoredChunks: 0,
 	lastStoredChunks: null,
 	pushes: 0,
@@ -135,12 +119,6 @@ function socketClass(client) {
 	};
 }
 
-// The methods of the app's Sync (static/todos/sync.js) that decide when to
-// compact, run as they are on a Client: they read and write `server`,
-// `saveLength`, `saveStale`, `compactNext`, `compactionUseless`, `compactDue`,
-// `timers` and `timing.compactSlot`, call `store.save()`, and end in `flush()`.
-const COMPACTION_RULE = ['tooBig', 'muchLarger', 'pastLimit', 'serverStores', 'considerCompaction'];
-
 /** One WebSocket client: its replica, its socket, its queue of uploads. */
 class Client {
 	constructor(index, SocketClass) {
@@ -158,17 +136,6 @@ class Client {
 		this.stopped = false;
 		this.closes = 0;
 		this.errors = {};
-		this.compacts = options.compactors < 0 || index < options.compactors;
-		// The state COMPACTION_RULE works on, named as in sync.js.
-		this.server = { heads: null, chunks: null, size: null };
-		this.compactNext = false;
-		this.compactionUseless = !this.compacts;
-		this.compactDue = 0;
-		this.saveLength = null;
-		this.saveStale = true;
-		this.timers = new Timers();
-		this.timing = { compactSlot: COMPACT_SLOT_MS };
-		this.store = { save: () => Automerge.save(this.catchUp()) };
 	}
 
 	/** Connect; resolve once the stored document is loaded. */
@@ -191,15 +158,12 @@ class Client {
 				this.doc = Automerge.load(bytes);
 			} else {
 				this.inbox.push(bytes);
-				this.saveStale = true;
 			}
 			if (first) {
 				first = false;
 				this.connected = true;
 				if (onLoaded) onLoaded();
-				this.loaded(bytes);
-			} else if (this.compactNext) {
-				this.flush(); // it may have been waiting for this push
+				this.flush(); // what the last socket left unacknowledged
 			}
 		};
 		ws.onclose = () => {
@@ -211,18 +175,10 @@ class Client {
 		this.ws = ws;
 	}
 
-	// The stored document, as each socket's first frame: its size, and (as in
-	// sync.js's mergeFromServer) a compaction after a random number of slots if
-	// it is too big, since every client that connects sees the same.
-	loaded(bytes) {
-		this.serverStores(undefined, bytes.length);
-		this.considerCompaction(Math.floor(Math.random() * COMPACT_SPREAD_SLOTS));
-		this.flush();
-	}
-
 	answered(message) {
 		if (message.type === 'update') {
-			this.serverUpdated(message);
+			// After someone else's write or the server's compaction.
+			this.heard(message.chunks);
 			return;
 		}
 		if (!['ack', 'error', 'closed'].includes(message.type)) return;
@@ -231,26 +187,7 @@ class Client {
 		if (pending) pending(message);
 	}
 
-	// What the server stores now, after someone else's write or compaction.
-	serverUpdated(frame) {
-		if (!Array.isArray(frame.heads)) return;
-		this.server.heads = frame.heads;
-		this.heard(frame.chunks);
-		this.serverStores(frame.chunks, frame.size);
-	}
-
-	// An ack of ours (`compacting`: of a compacting save), as sync.js's acknowledged.
-	acknowledged(ack, compacting) {
-		this.server.heads = Array.isArray(ack.heads) ? ack.heads : [];
-		this.heard(ack.chunks);
-		this.serverStores(ack.chunks, ack.size);
-		if (compacting && this.tooBig()) {
-			this.compactionUseless = true;
-		} else if (!compacting && this.tooBig()) {
-			this.considerCompaction(Math.min(this.pastLimit(), COMPACT_MAX_SLOTS));
-		}
-	}
-
+	// The stored chunk count, as an ack or update frame names it.
 	heard(chunks) {
 		if (typeof chunks !== 'number') return;
 		stats.maxStoredChunks = Math.max(stats.maxStoredChunks, chunks);
@@ -264,22 +201,13 @@ class Client {
 		});
 	}
 
-	/**
-	 * Send queued changes one at a time (`save()` after a 409), then the
-	 * compacting `save()` if one is due and this replica is up to date.
-	 */
+	/** Send queued changes one at a time (`save()` after a 409). */
 	async flush() {
 		if (this.sending || !this.connected) return;
 		this.sending = true;
 		try {
-			while (this.connected) {
-				let more = false;
-				if (this.queue.length) {
-					more = await this.uploadOnce();
-				} else if (this.compactNext && this.upToDate()) {
-					more = await this.compactOnce();
-				}
-				if (!more) break;
+			while (this.connected && this.queue.length) {
+				if (!(await this.uploadOnce())) break;
 			}
 		} finally {
 			this.sending = false;
@@ -299,7 +227,7 @@ class Client {
 		if (answer.type === 'ack') {
 			for (const { hash } of this.queue.splice(0, sentQueue)) this.acked.add(hash);
 			this.needFull = false;
-			this.acknowledged(answer, false);
+			this.heard(answer.chunks);
 			return true;
 		}
 		if (answer.type === 'error') {
@@ -309,60 +237,6 @@ class Client {
 			return true;
 		}
 		return false; // closed: the queue stays, and is sent again on the next socket
-	}
-
-	// The compacting save(), if it is still needed; false if uploads should stop.
-	async compactOnce() {
-		this.compactNext = false;
-		if (!this.tooBig()) return true; // someone else compacted meanwhile
-		const bytes = Automerge.save(this.doc);
-		stats.wsSaves += 1;
-		stats.wsSaveBytes += bytes.length;
-		stats.compactingSaves += 1;
-		const before = this.server.chunks;
-		const answer = await this.upload(bytes);
-		if (answer.type === 'ack') {
-			if (typeof answer.chunks === 'number' && answer.chunks < before) stats.compactionsThatShrank += 1;
-			this.acknowledged(answer, true);
-			return true;
-		}
-		if (answer.type === 'error') {
-			this.errors[answer.status] = (this.errors[answer.status] || 0) + 1;
-			this.compactionUseless = true; // every change is stored; only the tidying failed
-			return true;
-		}
-		this.compactNext = true; // closed: try again on the next socket
-		return false;
-	}
-
-	/**
-	 * True if this replica, with every push applied, holds every head the server
-	 * named and lacks no dependency. If not, a push is late or was dropped: fetch
-	 * the stored document if it is still so after RESYNC_GRACE_MS (sync.js's
-	 * scheduleResync).
-	 */
-	upToDate() {
-		const doc = this.catchUp();
-		const current = (this.server.heads === null || Automerge.hasHeads(doc, this.server.heads)) && Automerge.getMissingDeps(doc, []).length === 0;
-		if (!current && !this.timers.has('resync')) {
-			this.timers.set('resync', RESYNC_GRACE_MS, () => this.resync());
-		}
-		return current;
-	}
-
-	async resync() {
-		if (this.stopped || this.upToDate()) {
-			this.flush();
-			return;
-		}
-		stats.resyncs += 1;
-		try {
-			const response = await fetch(`${options.url}/docs/${options.doc}`);
-			if (response.status === 200) this.inbox.push(new Uint8Array(await response.arrayBuffer()));
-		} catch {
-			// The server is unreachable: the socket reconnects and flushes again.
-		}
-		this.flush();
 	}
 
 	unsent() {
@@ -384,16 +258,8 @@ class Client {
 
 	stop() {
 		this.stopped = true;
-		this.timers.clearAll();
 		if (this.ws) this.ws.close();
 	}
-}
-
-for (const name of COMPACTION_RULE) {
-	if (typeof Sync.prototype[name] !== 'function') {
-		throw new Error(`static/todos/sync.js has no Sync.${name} any more: update COMPACTION_RULE in ${import.meta.url} to the app's compaction code.`);
-	}
-	Client.prototype[name] = Sync.prototype[name];
 }
 
 function edit(client) {
@@ -411,7 +277,6 @@ function edit(client) {
 	}
 	if (next !== doc) {
 		client.doc = next;
-		client.saveStale = true;
 		client.made += 1;
 		stats.wsEdits += 1;
 		const bytes = Automerge.getLastLocalChange(next);
@@ -512,7 +377,7 @@ async function main() {
 		const interval = summary(stats.intervalLatencies);
 		stats.intervalLatencies = [];
 		for (const [key, value] of sent) if (performance.now() - value.at > 60000) sent.delete(key);
-		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, wsSaves: stats.wsSaves, compactingSaves: stats.compactingSaves, storedChunks: stats.lastStoredChunks, unsent: clients.filter((c) => c.unsent()).length } });
+		say({ progress: { seconds: (Date.now() - started) / 1000, wsEdits: stats.wsEdits, httpWrites: stats.httpWrites, pushes: stats.pushes, pushP99: interval.p99, pushMedian: interval.median, wsSaves: stats.wsSaves, storedChunks: stats.lastStoredChunks, unsent: clients.filter((c) => c.unsent()).length } });
 	}, options['progress-every'] * 1000);
 	const [docs] = await Promise.all([httpWriters(until), ...clients.map((c) => editLoop(c, until))]);
 	const editedFor = (Date.now() - started) / 1000;
@@ -550,12 +415,8 @@ async function main() {
 			wsFrames: stats.wsFrames,
 			wsSaves: stats.wsSaves,
 			wsSaveBytes: stats.wsSaveBytes,
-			compactingSaves: stats.compactingSaves,
-			compactionsThatShrank: stats.compactionsThatShrank,
-			compactors: clients.filter((c) => c.compacts).length,
 			maxStoredChunks: stats.maxStoredChunks,
 			lastStoredChunks: stats.lastStoredChunks,
-			resyncs: stats.resyncs,
 			httpWrites: stats.httpWrites,
 			httpFallbacks: stats.httpFallbacks,
 			httpErrors: stats.httpErrors,
