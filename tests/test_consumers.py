@@ -88,29 +88,21 @@ async def test_write_is_pushed_to_others_but_not_back_to_the_writer(case):
     await reader.disconnect()
 
 
-@pytest.mark.parametrize("over", ["websocket", "http"])
-async def test_a_compaction_is_announced_without_bytes(case, over):
+async def test_a_server_compaction_is_announced_without_bytes(case):
     for name in ("base", "a1", "a2", "b1"):
         await write(DOC, case[name])
-    compactor, reader = await connect(), await connect()
-    await compactor.receive_from()
+    reader = await connect()
     await reader.receive_from()
 
-    if over == "websocket":
-        await compactor.send_to(bytes_data=case["full_merged"])
-        ack = await compactor.receive_json_from()
-    else:
-        ack = (await write(DOC, case["full_merged"])).as_json()
-    assert ack["new_changes"] == 0
+    from todos.storage import compaction
 
-    assert await reader.receive_json_from() == {
-        "type": "update",
-        "heads": ack["heads"],
-        "chunks": 1,
-        "size": len(case["full_merged"]),
-    }
+    assert await database_sync_to_async(compaction.compact_document)(DOC)
+
+    stored = await read(DOC)
+    frame = await reader.receive_json_from()
+    assert frame["type"] == "update" and frame["chunks"] == 1
+    assert frame["size"] == len(stored.data)
     assert await reader.receive_nothing(timeout=0.2)
-    await compactor.disconnect()
     await reader.disconnect()
 
 

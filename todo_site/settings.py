@@ -153,6 +153,15 @@ TODOS_MAX_DOCUMENT_BYTES = int(
     os.environ.get("TODOS_MAX_DOCUMENT_BYTES", str(16 * 1024 * 1024))
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = TODOS_MAX_DOCUMENT_BYTES
+# The engine (real Automerge, todos/engine/): processes that check, apply, compact
+# and decode documents, each with a warm copy of up to ENGINE_CACHE_DOCS lists;
+# a call that takes longer than ENGINE_TIMEOUT seconds costs its process.
+TODOS_ENGINE_WORKERS = int(os.environ.get("TODOS_ENGINE_WORKERS", "2"))
+TODOS_ENGINE_TIMEOUT = float(os.environ.get("TODOS_ENGINE_TIMEOUT", "60"))
+TODOS_ENGINE_CACHE_DOCS = int(os.environ.get("TODOS_ENGINE_CACHE_DOCS", "32"))
+# After a write leaves more stored chunks than this, the server replaces them with
+# the engine's save() (todos/storage/compaction.py).
+TODOS_COMPACT_AFTER_CHUNKS = int(os.environ.get("TODOS_COMPACT_AFTER_CHUNKS", "32"))
 # Writes per client address ("300/s", "1000/m"); empty: no limit (todos/ratelimit.py).
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
 

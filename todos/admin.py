@@ -126,7 +126,7 @@ class ChunkInline(admin.TabularInline):
     """The stored chunks, without their bytes."""
 
     model = Chunk
-    fields = ("position", "kind", "size", "change_count", "clock")
+    fields = ("position", "kind", "size", "change_count")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -6,3 +6,14 @@ class TodosConfig(AppConfig):
 
     name = "todos"
     verbose_name = "Todo lists"
+
+    def ready(self):
+        from django.conf import settings
+
+        from . import engine
+
+        engine.configure(
+            workers=settings.TODOS_ENGINE_WORKERS,
+            timeout=settings.TODOS_ENGINE_TIMEOUT,
+            cache_docs=settings.TODOS_ENGINE_CACHE_DOCS,
+        )

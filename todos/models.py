@@ -1,4 +1,4 @@
-"""Documents, the chunks they are stored as, and the change hashes they hold.
+"""Documents and the chunks they are stored as.
 
 A document is an ordered set of Automerge chunks (see DESIGN.md): reading it is the
 concatenation of its chunks in ``position`` order, which is always a topological
@@ -42,7 +42,7 @@ class Document(models.Model):
     # A summary of the decoded document, for the admin's list and search. Writes
     # never decode (they stay proportional to the upload), so it is refreshed
     # when the admin, the JSON view or inspect_doc decodes the document
-    # (todos/display/cache.py), and lags behind the bytes until then.
+    # (todos/display.py), and lags behind the bytes until then.
     title = models.CharField(
         max_length=200,
         blank=True,
@@ -59,11 +59,6 @@ class Document(models.Model):
         blank=True,
         help_text="Time of the latest change, by its author's clock.",
     )
-    objects_indexed = models.BooleanField(
-        default=False,
-        help_text="Whether KnownObject lists every object the stored chunks make "
-        "(documents stored before the index existed get it on their next write).",
-    )
     summary_etag = models.CharField(
         max_length=64,
         blank=True,
@@ -79,7 +74,8 @@ class Document(models.Model):
 
 
 class Chunk(models.Model):
-    """One Automerge chunk of a document: a whole-document save or one change."""
+    """One Automerge chunk of a document: a whole-document save, or the changes
+    one write added (one or more change chunks, concatenated)."""
 
     DOCUMENT = "document"
     CHANGE = "change"
@@ -93,16 +89,8 @@ class Chunk(models.Model):
     data = models.BinaryField()
     size = models.PositiveIntegerField()
     digest = models.CharField(max_length=64, help_text="SHA-256 of the chunk's bytes.")
-    clock = models.JSONField(
-        help_text="Actor (hex) -> highest sequence number in this chunk."
-    )
-    change_count = models.PositiveIntegerField()
-    heads = models.JSONField(
-        help_text="[hash, actor, seq] of the changes nothing else in the chunk "
-        "depends on."
-    )
-    deps = models.JSONField(
-        default=list, help_text="Hashes a change chunk depends on (hex)."
+    change_count = models.PositiveIntegerField(
+        help_text="Changes the chunk holds (a save holds every change up to it)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -116,56 +104,3 @@ class Chunk(models.Model):
 
     def __str__(self):
         return f"{self.document_id} #{self.position} ({self.kind}, {self.size} B)"
-
-
-class KnownChange(models.Model):
-    """A change hash the document is known to contain, for checking dependencies.
-
-    Rows are never deleted while the document exists: a chunk is only dropped when
-    another chunk contains it, so every hash recorded here stays in the document.
-    ``history`` is the vector clock of the change with everything it depends on
-    (actor hex -> highest seq), when known: it shows in one lookup whether a new
-    change's dependencies include its actor's previous change, as Automerge needs.
-    """
-
-    document = models.ForeignKey(
-        Document, on_delete=models.CASCADE, related_name="known_changes"
-    )
-    hash = models.CharField(max_length=64)
-    history = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["document", "hash"], name="unique_known_change"
-            )
-        ]
-
-
-class KnownObject(models.Model):
-    """Objects (maps, lists, texts, tables) that the document's ops make.
-
-    One row is an arithmetic progression of op IDs of one actor that make objects
-    of one kind: ``first``, ``first + step``, ... ``last`` (``step`` 0 for one
-    object). An upload whose ops work on an object the document does not have,
-    or on one of the wrong kind, would make ``Automerge.load`` fail on the whole
-    document, so the write path refuses it after one lookup here. Rows are only
-    added: Automerge never removes an object from the op set.
-    """
-
-    document = models.ForeignKey(
-        Document, on_delete=models.CASCADE, related_name="known_objects"
-    )
-    actor = models.TextField(help_text="The actor (hex) whose ops make the objects.")
-    first = models.PositiveBigIntegerField()
-    last = models.PositiveBigIntegerField()
-    step = models.PositiveBigIntegerField()
-    kind = models.CharField(max_length=5)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["document", "actor", "first", "last", "step"],
-                name="unique_known_object",
-            )
-        ]

@@ -120,21 +120,23 @@ def document_json(request, doc_id):
         response["Allow"] = "GET, HEAD"
         return response
     try:
-        found = display.read_snapshot(doc_id)
+        stored = storage.read_document(doc_id)
     except storage.StorageError as exc:
         return error_response(exc.status, exc.message)
-    if found is None:
+    if stored is None:
         return error_response(404, f"No document {doc_id!r} is stored yet.")
-    stored, snapshot = found
+    # Answer a conditional request before decoding anything.
+    etag = f'"{stored.etag}.json"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return not_modified
+    snapshot = display.snapshot_of(doc_id, stored)
+    display.refresh_summary(doc_id, stored.etag, snapshot)
     if snapshot.error:
         return JsonResponse(
             {"error": snapshot.error, "doc_id": doc_id, "etag": stored.etag},
             status=422,
         )
-    etag = f'"{stored.etag}.json"'
-    not_modified = get_conditional_response(request, etag=etag)
-    if not_modified is not None:
-        return not_modified
     body = {"doc_id": doc_id, **snapshot.as_json(), "etag": stored.etag}
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
     response["ETag"] = etag

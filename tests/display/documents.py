@@ -62,9 +62,7 @@ def store_raw(doc_id, data, kind=Chunk.DOCUMENT):
         data=data,
         size=len(data),
         digest=hashlib.sha256(data).hexdigest(),
-        clock={"aa" * 16: 1},
         change_count=1,
-        heads=[],
     )
     return document
 

@@ -1,34 +1,38 @@
 """Reading a document for display: decoded once per ETag, its summary kept current.
 
 ``read_snapshot`` reads through the storage service, decodes through the cache
-(``cached_decode``) and stores the title and counts on the document row
+(``snapshot_of``: the engine process that owns the document decodes it, from its
+warm copy when it has one) and stores the title and counts on the document row
 (``refresh_summary``), which the admin's list shows without decoding anything.
 """
 
 from django.core.cache import cache
 
-from .. import storage
+from .. import engine, storage
 from ..models import Document
-from .snapshot import decode
+from .snapshot import _snapshot
 
 TITLE_MAX_LENGTH = 200  # Document.title's max_length
 CACHE_SECONDS = 3600
-CACHE_MAX_BYTES = 1024 * 1024
 
 
-def cached_decode(stored):
-    """Decode a StoredDocument, cached by its etag (same etag, same bytes).
+def snapshot_of(doc_id, stored):
+    """Decode the StoredDocument of ``doc_id``, cached by its etag.
 
-    Documents over CACHE_MAX_BYTES are decoded each time rather than kept in the
-    (per-process, local-memory by default) cache.
+    The engine process that owns the document decodes it from its warm copy
+    when it has one at the stored heads, else from ``stored.data``.
     """
-    if not stored.etag or len(stored.data) > CACHE_MAX_BYTES:
-        return decode(stored.data)
     key = f"todos.display.snapshot:{stored.etag}"
-    snapshot = cache.get(key)
+    snapshot = cache.get(key) if stored.etag else None
     if snapshot is None:
-        snapshot = decode(stored.data)
-        cache.set(key, snapshot, CACHE_SECONDS)
+        heads = Document.objects.filter(doc_id=doc_id).values_list("heads", flat=True)
+        snapshot = _snapshot(
+            lambda: engine.decode(
+                doc_id, sorted(heads.first() or []), lambda: stored.data
+            )
+        )
+        if stored.etag and not snapshot.error:
+            cache.set(key, snapshot, CACHE_SECONDS)
     return snapshot
 
 
@@ -41,7 +45,7 @@ def read_snapshot(doc_id):
     stored = storage.read_document(doc_id)
     if stored is None:
         return None
-    snapshot = cached_decode(stored)
+    snapshot = snapshot_of(doc_id, stored)
     refresh_summary(doc_id, stored.etag, snapshot)
     return stored, snapshot
 

@@ -1,18 +1,16 @@
 """Decoding a stored document into what a person reads: a Snapshot.
 
 ``decode`` turns Automerge bytes into a Snapshot (title, items, the whole
-document, or why it cannot be shown) and never raises for bad data. Where one
-change is stored twice, it shows the largest part of the document that holds each
-change once (see the package docstring). ``to_text``, ``plain`` and
-``normalise`` turn what the ``automerge`` package returns into strings, JSON-ready
-values and the todo list's title and items.
+document, or why it cannot be shown) and never raises for bad data; the engine
+(real Automerge, in its processes) does the decoding. ``to_text``, ``plain`` and
+``normalise`` turn what it returns into strings, JSON-ready values and the todo
+list's title and items.
 """
 
 import datetime
 from dataclasses import dataclass, field
 
-from .. import reference, storage
-from ..automerge_format import FormatError, parse_chunks
+from .. import engine
 
 OBJECT_REPLACEMENT = "\ufffc"  # stands for a non-character element in a text
 
@@ -72,16 +70,10 @@ def to_text(value):
 
 
 def plain(value):
-    """Return a decoded document as JSON-ready values, with texts joined.
-
-    The ``automerge`` package returns text and a list of one-character strings
-    alike, so any non-empty list of one-character strings is shown as a string.
-    """
+    """Return a decoded document as JSON-ready values (bytes as hex)."""
     if isinstance(value, dict):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        if value and all(isinstance(part, str) and len(part) == 1 for part in value):
-            return "".join(value)
         return [plain(item) for item in value]
     if isinstance(value, bytes):
         return value.hex()
@@ -113,86 +105,27 @@ def normalise(document):
 
 
 def decode(data):
-    """Decode stored Automerge bytes into a Snapshot; a failure becomes its error."""
+    """Decode Automerge bytes into a Snapshot; a failure becomes its error."""
     if not data:
         return Snapshot(document={})
+    return _snapshot(lambda: engine.decode_bytes(data))
+
+
+def _snapshot(decoded):
+    """A Snapshot of what ``decoded()`` (an engine decode) returns, or its error."""
     try:
-        chunks = parse_chunks(data, storage.upload_limits())
-    except FormatError as exc:
-        return Snapshot(error=f"The stored bytes are not valid Automerge data: {exc}.")
-    last_change_at = _last_change_at(chunks)
-    parts, omitted = _readable_parts(chunks)
-    try:
-        document = _to_python(parts)
-    except reference.DecodeError as exc:
-        return Snapshot(
-            error=f"The automerge package could not decode the document: {exc}.",
-            last_change_at=last_change_at,
-        )
-    title, items = normalise(document)
-    note = None
-    if omitted:
-        note = (
-            f"This view leaves out {omitted} of {change_total(_clock(chunks))} "
-            "changes: they are stored in chunks that overlap others (concurrent "
-            "full saves), and the automerge package misreads a change stored "
-            "twice. Nothing is lost: Automerge.load reads every change, and the "
-            "chunks collapse into one when a client uploads a full save covering "
-            "them."
-        )
+        value, changes = decoded()
+    except engine.Unloadable as exc:
+        return Snapshot(error=f"Automerge could not load the document: {exc}.")
+    except engine.EngineUnavailable as exc:
+        return Snapshot(error=f"The document could not be decoded now: {exc}.")
+    title, items = normalise(value)
     return Snapshot(
         title=title,
         items=items,
-        document=plain(document),
-        note=note,
-        last_change_at=last_change_at,
+        document=plain(value),
+        last_change_at=change_time(max((c[3] for c in changes), default=0)),
     )
-
-
-def _to_python(parts):
-    """Decode the chosen chunks; fall back to the largest one alone if they fail."""
-    try:
-        return reference.to_python(b"".join(chunk.raw for chunk in parts))
-    except reference.DecodeError:
-        if len(parts) < 2:
-            raise
-        largest = max(parts, key=lambda chunk: len(_coverage(chunk)))
-        return reference.to_python(largest.raw)
-
-
-def _readable_parts(chunks):
-    """Pick chunks that hold each change once; return (chunks, changes left out).
-
-    Without overlap that is every chunk. Otherwise keep the chunks covering the
-    most changes first, skipping any that shares a change with one already kept,
-    and keep the stored order (which is topological) among those kept.
-    """
-    covered = [_coverage(chunk) for chunk in chunks]
-    if sum(len(c) for c in covered) == len(set().union(*covered)):
-        return chunks, 0
-    order = sorted(range(len(chunks)), key=lambda i: (-len(covered[i]), i))
-    kept, seen = set(), set()
-    for i in order:
-        if not covered[i] & seen:
-            kept.add(i)
-            seen |= covered[i]
-    everything = set().union(*covered)
-    return [chunks[i] for i in sorted(kept)], len(everything - seen)
-
-
-def _coverage(chunk):
-    """The (actor, seq) pairs of the changes a chunk holds."""
-    if chunk.kind == "change":
-        return {(chunk.actor, chunk.seq)}
-    return {(meta.actor, meta.seq) for meta in chunk.changes}
-
-
-def _clock(chunks):
-    clock = {}
-    for chunk in chunks:
-        for actor, seq in _coverage(chunk):
-            clock[actor.hex()] = max(clock.get(actor.hex(), 0), seq)
-    return clock
 
 
 def change_total(clock):
@@ -202,15 +135,6 @@ def change_total(clock):
     depend on its previous one, so it holds seqs 1..max of every actor.
     """
     return sum(clock.values())
-
-
-def _last_change_at(chunks):
-    times = [
-        meta.time
-        for chunk in chunks
-        for meta in ([chunk] if chunk.kind == "change" else chunk.changes)
-    ]
-    return change_time(max(times, default=0))
 
 
 def change_time(seconds):

@@ -4,17 +4,19 @@ from django.db import migrations, models
 
 
 def summarise_stored_documents(apps, schema_editor):
-    """Fill heads, next_position and the folded ETag of documents stored before."""
-    from todos.storage import _heads, etag_of  # the rules of the version that adds these
+    """Fill next_position and the folded ETag of documents stored before.
+
+    Their heads are filled by 0006, with the engine.
+    """
+    from todos.storage import etag_of
 
     Document = apps.get_model("todos", "Document")
     Chunk = apps.get_model("todos", "Chunk")
     for document in Document.objects.all():
         rows = list(Chunk.objects.filter(document=document).order_by("position"))
-        document.heads = _heads(rows)
         document.next_position = max((row.position for row in rows), default=-1) + 1
         document.etag = etag_of(row.digest for row in rows)
-        document.save(update_fields=["heads", "next_position", "etag"])
+        document.save(update_fields=["next_position", "etag"])
 
 
 class Migration(migrations.Migration):

@@ -35,8 +35,34 @@ class MissingDependencies(StorageError):
     status = 409
 
 
+class HistoryConflict(StorageError):
+    """A change would replace a stored change (same actor and seq, other hash)."""
+
+    status = 409
+
+
+class Unloadable(StorageError):
+    """With the upload, Automerge could not load the document: it would break it."""
+
+    status = 422
+
+
 class TooLarge(StorageError):
     status = 413
+
+
+class EngineBusy(StorageError):
+    """The engine could not finish in time (or its process failed); nothing stored."""
+
+    status = 503
+    retry_after = 5
+
+    def __init__(self, reason):
+        super().__init__(
+            f"The server could not check this upload ({reason}), so nothing was "
+            f"stored. Try again in {self.retry_after} seconds; if it keeps "
+            "failing, the upload is more work than this server allows."
+        )
 
 
 class Unavailable(StorageError):

@@ -1,13 +1,14 @@
 """How much one upload may hold, and parsing an upload within those limits.
 
 ``max_document_bytes`` is the configured size limit; ``upload_limits`` derives the
-parser's limits from it; ``parse_upload`` turns the bytes of an upload into parsed
-chunks or refuses them (BadUpload, TooLarge).
+parser's limits from it and from the upload's size; ``parse_upload`` turns the
+bytes of an upload into parsed chunks or refuses them (BadUpload, TooLarge), all
+before the engine sees them.
 """
 
 from django.conf import settings
 
-from ..automerge_format import FormatError, Limits, parse_chunks
+from ..automerge_format import FormatError, LimitError, Limits, parse_chunks
 from .errors import BadUpload, TooLarge
 
 
@@ -17,20 +18,34 @@ def max_document_bytes():
 
 
 RUN_BYTES = 64  # memory the reader spends on each run it keeps (a tuple in a list)
+# The engine's work grows with the ops it applies (about 3 us each here), and a
+# few compressed bytes can declare millions of them. An upload may declare
+# OPS_FLOOR ops, or OPS_PER_BYTE per byte of the upload if that is more. A genuine
+# 1.9 MB save of long mixed-script texts holds about 3 ops per byte (measured,
+# tests/node/make_large_list.mjs), far below; a 3 KB upload inserting 3 million
+# characters holds a thousand per byte.
+OPS_FLOOR = 500_000
+OPS_PER_BYTE = 64
 
 
-def upload_limits():
+def upload_limits(upload_bytes=None):
     """Parsing limits for one upload, derived from the document size limit.
 
     The reader's memory is bounded by the inflated bytes plus the runs it keeps,
-    so both limits are set to spend about the same: four times the document limit.
+    so both limits are set to spend about the same: four times the document
+    limit. With ``upload_bytes``, the ops an upload of that size may declare are
+    bounded too (see OPS_PER_BYTE).
     """
     inflated = max(4 * max_document_bytes(), 1024 * 1024)
+    limits = {}
+    if upload_bytes is not None:
+        limits["max_ops"] = max(OPS_FLOOR, OPS_PER_BYTE * upload_bytes)
     return Limits(
         max_chunks=10_000,
         max_changes=1_000_000,
         max_inflated_bytes=inflated,
         max_runs=inflated // RUN_BYTES,
+        **limits,
     )
 
 
@@ -47,7 +62,17 @@ def parse_upload(body):
             "of Automerge.save(doc) or Automerge.saveIncremental(doc)."
         )
     try:
-        return parse_chunks(body, upload_limits())
+        return parse_chunks(body, upload_limits(len(body)))
+    except LimitError as exc:
+        if "max_ops" not in str(exc):
+            raise BadUpload(
+                f"The body is not valid Automerge data: {exc}. Send the unmodified "
+                "output of Automerge.save() or Automerge.saveIncremental()."
+            ) from exc
+        raise TooLarge(
+            f"The upload asks for more work than this server does for "
+            f"{len(body)} bytes: {exc}. Send the edit in smaller changes."
+        ) from exc
     except FormatError as exc:
         raise BadUpload(
             f"The body is not valid Automerge data: {exc}. Send the unmodified "

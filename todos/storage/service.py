@@ -2,25 +2,34 @@
 
 Every write path (HTTP views, the WebSocket consumer, management commands) calls
 ``write_document``; every read path calls ``read_document``. A write parses the
-upload (``limits``), has the independent reader check it (``crosscheck``), then
-locks the document row and merges (``merge``) in one transaction; after the
-commit, ``notify_update`` pushes the new bytes to the document's sockets.
+upload within the cheap limits (``limits``), then, in one transaction holding
+the document's row lock, has the engine (real Automerge, ``todos.engine``) apply
+it to the stored document and stores what is new (``summary``); after the
+commit, ``notify_update`` pushes the new changes to the document's sockets, and
+``compaction`` replaces the chunks with one save once there are many.
 """
 
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
-from .. import memory
+from .. import engine, memory
 from ..models import Chunk, Document, validate_doc_id
-from .crosscheck import check_with_reference, self_contained_part
-from .errors import InvalidDocId, database_available
+from . import compaction
+from .errors import (
+    EngineBusy,
+    HistoryConflict,
+    InvalidDocId,
+    MissingDependencies,
+    Unloadable,
+    database_available,
+)
 from .limits import parse_upload
-from .merge import _Merge
-from .results import StoredDocument
-from .summary import etag_of
+from .results import StoredDocument, WriteResult
+from .summary import append_changes, etag_of, replace_chunks
 
 logger = logging.getLogger("todos.storage")
 
@@ -59,11 +68,14 @@ def read_document(doc_id):
 def write_document(doc_id, body, sender=None):
     """Merge the Automerge bytes ``body`` into document ``doc_id``; return WriteResult.
 
-    Runs read-merge-write in one transaction holding the document's row lock, so
-    concurrent writers in any number of processes serialise. Raises a StorageError
-    subclass, with nothing written, when the upload is refused. After the commit,
-    sockets open on the document (all but ``sender``, a channel name) get the new
-    bytes.
+    The upload passes the cheap limits first (sizes, inflated bytes, ops, from
+    the bytes alone), then real Automerge applies it to the stored document
+    inside one transaction that holds the document's row lock, so concurrent
+    writers in any number of processes serialise. Raises a StorageError
+    subclass, with nothing written, when the upload is refused. After the
+    commit, sockets open on the document (all but ``sender``, a channel name)
+    get the new changes, and a document whose stored chunks pass
+    ``TODOS_COMPACT_AFTER_CHUNKS`` is compacted.
     """
     check_doc_id(doc_id)
     try:
@@ -74,16 +86,92 @@ def write_document(doc_id, body, sender=None):
 
 
 def _write(doc_id, body, sender):
-    incoming = parse_upload(body)
-    check_with_reference(self_contained_part(incoming))  # before the lock: slow
+    chunks = parse_upload(body)
+    # Loading a document chunk rebuilds its changes and checks their hashes, so
+    # only change chunks need the save-and-reload round trip.
+    round_trip = any(chunk.kind == "change" for chunk in chunks)
+    saves = any(chunk.kind == "document" for chunk in chunks)
     with database_available(), transaction.atomic():
         document = lock_document(doc_id)
-        merge = _Merge(document, incoming)
-        merge.plan()
-        result = merge.apply()
-        if result.changed:
-            transaction.on_commit(lambda: notify_update(result, sender))
+        # A save replaces what is stored with the engine's save of the result,
+        # so overlapping saves are never kept side by side.
+        replace = saves or not document.chunk_count
+        applied = apply_upload(document, body, round_trip, want_save=replace)
+        if not applied.changes and (document.chunk_count or not saves):
+            return result_of(document, changed=False)
+        if not applied.changes:
+            # A save of a document with no changes yet (Automerge.init()):
+            # keep it, so the list exists and GET returns bytes that load.
+            replace_chunks(document, body, applied)
+        elif replace:
+            replace_chunks(document, applied.saved, applied)
+        else:
+            append_changes(document, applied)
+        result = result_of(document, changed=True, applied=applied)
+        transaction.on_commit(lambda: notify_update(result, sender))
+        if document.chunk_count > settings.TODOS_COMPACT_AFTER_CHUNKS:
+            transaction.on_commit(lambda: compaction.request(doc_id))
     return result
+
+
+def apply_upload(document, body, round_trip, want_save=False):
+    """Apply ``body`` to the locked ``document`` with the engine; return Applied.
+
+    Raises Unloadable (422), HistoryConflict (409), MissingDependencies (409) or
+    EngineBusy (503) when the engine refuses or cannot finish; nothing is written.
+    """
+    try:
+        return engine.apply(
+            document.doc_id,
+            sorted(document.heads),
+            body,
+            lambda: stored_bytes(document.doc_id),
+            round_trip=round_trip,
+            want_save=want_save,
+        )
+    except engine.DuplicateSeq as exc:
+        raise HistoryConflict(
+            f"The upload holds a change that reuses a change number already "
+            f"stored with other content ({exc.detail}). Stored edits are never "
+            "replaced; nothing was stored. Reload the list to get the server's "
+            "copy, then make the edit again."
+        ) from None
+    except engine.MissingChanges as exc:
+        raise MissingDependencies(
+            "The server does not have all the changes this upload depends on "
+            f"(first: {exc.detail[0][:16]}...). Send the full document instead: "
+            "Automerge.save(doc)."
+        ) from None
+    except engine.Unloadable as exc:
+        raise Unloadable(
+            f"Automerge could not load the list with this upload ({exc.detail}), "
+            f"so it would break the list for everyone. {NOT_STORED}"
+        ) from None
+    except engine.EngineUnavailable as exc:
+        logger.warning("Engine unavailable for %s: %s", document.doc_id, exc)
+        raise EngineBusy(str(exc)) from None
+
+
+def stored_bytes(doc_id):
+    """The stored chunks of ``doc_id``, concatenated in order (b"" if none)."""
+    rows = Chunk.objects.filter(document_id=doc_id).order_by("position")
+    return b"".join(bytes(data) for data in rows.values_list("data", flat=True))
+
+
+def result_of(document, changed, applied=None):
+    """The WriteResult for ``document`` as it now stands."""
+    changes = applied.changes if applied else []
+    return WriteResult(
+        doc_id=document.doc_id,
+        changed=changed,
+        new_bytes=b"".join(change.data for change in changes),
+        new_changes=len(changes),
+        heads=list(document.heads),
+        clock=dict(document.clock),
+        size=document.size,
+        chunk_count=document.chunk_count,
+        etag=document.etag,
+    )
 
 
 def group_name(doc_id):
@@ -124,6 +212,13 @@ def lock_document(doc_id):
         Document.objects.get_or_create(doc_id=doc_id)
         document = locked.get(doc_id=doc_id)
     return document
+
+
+NOT_STORED = (
+    "Nothing was stored. The change was damaged before it reached the server; "
+    "reload the list to get the server's copy, or send Automerge.save(doc) from "
+    "a device whose copy of the list opens."
+)
 
 
 def document_heads(doc_id):

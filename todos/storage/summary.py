@@ -1,90 +1,88 @@
-"""What the database rows say about the stored chunks, without reading their bytes.
+"""The stored chunks and the document row's summary of them.
 
-``_chunk_row`` records a parsed chunk as a Chunk row (clock, heads, deps, digest);
-``_heads`` and ``etag_of`` fold those rows into the document row's summary: the
-heads of the whole document and a validator for its bytes.
+A write stores what the engine reports: the new changes appended as one chunk,
+or one save of the whole document in place of every stored chunk. The document
+row keeps what reads and acknowledgements need without touching the chunks:
+heads (from the engine), clock, counts, size and an ETag that folds the chunks'
+digests in order.
 """
 
 import hashlib
 
 from ..models import Chunk
-from .history import _advance, _hex_clock
+from .errors import TooLarge
+from .limits import max_document_bytes
+
+WRITTEN_FIELDS = [
+    "size",
+    "chunk_count",
+    "change_count",
+    "clock",
+    "heads",
+    "etag",
+    "next_position",
+]
 
 
-def _chunk_row(document, chunk, position):
-    if chunk.kind == "document":
-        clock = _hex_clock(chunk.clock)
-        heads = _document_heads(chunk)
-        deps = []
-        change_count = len(chunk.changes)
-    else:
-        clock = {chunk.actor.hex(): chunk.seq}
-        heads = [[chunk.hash.hex(), chunk.actor.hex(), chunk.seq]]
-        deps = [d.hex() for d in chunk.deps]
-        change_count = 1
+def chunk_row(document, kind, data, position, change_count):
+    """An unsaved Chunk row holding ``data`` at ``position``."""
     return Chunk(
         document=document,
         position=position,
-        kind=chunk.kind,
-        data=chunk.raw,
-        size=len(chunk.raw),
-        digest=hashlib.sha256(chunk.raw).hexdigest(),
-        clock=clock,
+        kind=kind,
+        data=data,
+        size=len(data),
+        digest=hashlib.sha256(data).hexdigest(),
         change_count=change_count,
-        heads=heads,
-        deps=deps,
     )
 
 
-def _document_heads(chunk):
-    """[hash, actor, seq] for each head of a document chunk."""
-    heads = []
-    indices = chunk.head_indices or ()
-    for i, head in enumerate(chunk.heads):
-        if i < len(indices) and indices[i] < len(chunk.changes):
-            meta = chunk.changes[indices[i]]
-            heads.append([head.hex(), meta.actor.hex(), meta.seq])
-        else:
-            heads.append([head.hex(), None, None])
-    return heads
+def replace_chunks(document, saved, applied=None):
+    """Store ``saved`` (a save of everything) as the document's only chunk."""
+    added = len(applied.changes) if applied else 0
+    Chunk.objects.filter(document=document).delete()
+    row = chunk_row(
+        document,
+        Chunk.DOCUMENT,
+        saved,
+        document.next_position,
+        document.change_count + added,
+    )
+    row.save()
+    document.size = row.size
+    document.chunk_count = 1
+    document.etag = etag_of([row.digest])
+    record(document, applied)
 
 
-def _heads(rows):
-    """Heads of the union of ``rows``: stored heads that nothing stored depends on.
+def append_changes(document, applied):
+    """Store the new changes as one chunk after the others."""
+    data = b"".join(change.data for change in applied.changes)
+    row = chunk_row(
+        document, Chunk.CHANGE, data, document.next_position, len(applied.changes)
+    )
+    row.save()
+    document.size += row.size
+    document.chunk_count += 1
+    document.etag = etag_of([row.digest], document.etag)
+    record(document, applied)
 
-    A chunk head (actor a, seq s) is a head of the whole document unless some
-    change chunk lists it as a dependency, a later change of actor a is stored, or a
-    document chunk holds it without it being one of that chunk's heads.
-    """
-    rows = list(rows)
-    clock = {}
-    for row in rows:
-        for actor, seq in row.clock.items():
-            _advance(clock, actor, seq)
-    depended = {d for row in rows for d in row.deps}
-    documents = [
-        (row.clock, {head[0] for head in row.heads})
-        for row in rows
-        if row.kind == Chunk.DOCUMENT
-    ]
 
-    def inside_a_document(head_hash, actor, seq):
-        return any(
-            doc_clock.get(actor, 0) >= seq and head_hash not in doc_heads
-            for doc_clock, doc_heads in documents
+def record(document, applied):
+    """Save the document row's summary after one chunk was written at the end."""
+    if document.size > max_document_bytes():
+        raise TooLarge(
+            f"Storing this upload would make the document {document.size} bytes; "
+            f"the limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
         )
-
-    heads = set()
-    for row in rows:
-        for head_hash, actor, seq in row.heads:
-            if head_hash in depended:
-                continue
-            if actor is not None and (
-                clock.get(actor, 0) > seq or inside_a_document(head_hash, actor, seq)
-            ):
-                continue
-            heads.add(head_hash)
-    return sorted(heads)
+    if applied is not None:
+        for change in applied.changes:
+            if document.clock.get(change.actor, 0) < change.seq:
+                document.clock[change.actor] = change.seq
+        document.heads = list(applied.heads)
+        document.change_count += len(applied.changes)
+    document.next_position += 1
+    document.save(update_fields=[*WRITTEN_FIELDS, "updated_at"])
 
 
 def etag_of(chunk_digests, etag=""):

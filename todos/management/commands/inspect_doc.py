@@ -48,7 +48,6 @@ class Command(BaseCommand):
                     "kind": chunk.kind,
                     "size": chunk.size,
                     "change_count": chunk.change_count,
-                    "clock": chunk.clock,
                 }
                 for chunk in chunks
             ],

@@ -1,0 +1,175 @@
+"""The engine: real Automerge (PyPI ``automerge``, ``automerge.core``) for the server.
+
+Every use of Automerge by the server goes through here: checking and applying
+uploads, compacting stored documents, and decoding them for display. The work runs
+in engine processes (``pool.Pool``) that keep a warm copy of recently used
+documents; the database stays the truth, so a copy is used only when its heads
+are the stored heads.
+
+Public API:
+
+- ``apply(doc_id, heads, upload, read_stored, round_trip, want_save)`` -> Applied
+- ``save(doc_id, heads, read_stored)`` -> bytes
+- ``decode(doc_id, heads, read_stored, max_chars=None)`` -> (value, changes)
+- ``decode_bytes(data, max_chars=None)`` -> (value, changes), cached nowhere
+- ``Applied``; errors ``Refused`` (``Unloadable``, ``DuplicateSeq``,
+  ``MissingChanges``) and ``EngineUnavailable`` (``EngineTimeout``)
+- ``configure(workers, timeout, cache_docs)`` and ``shutdown()``
+
+``read_stored()`` returns the stored bytes; it is called only when the engine
+process lacks a warm copy at ``heads``.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from .pool import EngineTimeout, EngineUnavailable, Pool
+from .worker import NEED_STORED
+
+__all__ = [
+    "Applied",
+    "Change",
+    "Refused",
+    "Unloadable",
+    "DuplicateSeq",
+    "MissingChanges",
+    "EngineUnavailable",
+    "EngineTimeout",
+    "apply",
+    "save",
+    "decode",
+    "decode_bytes",
+    "configure",
+    "shutdown",
+]
+
+
+class Refused(Exception):
+    """The engine would not take an upload; ``detail`` is the engine's reason."""
+
+    def __init__(self, detail):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unloadable(Refused):
+    """With the upload, Automerge could not load (or save and reload) the document."""
+
+
+class DuplicateSeq(Refused):
+    """A change reuses an actor's sequence number with other content."""
+
+
+class MissingChanges(Refused):
+    """Changes depend on changes the document lacks; ``detail`` lists their hashes."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change as the engine reports it: hash, actor, seq, deps (hex), bytes."""
+
+    hash: str
+    actor: str
+    seq: int
+    deps: list
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What an upload added: the new heads and changes, and a save if one was made."""
+
+    heads: list
+    changes: list
+    saved: bytes | None = None
+
+
+_pool = None
+_pool_lock = threading.Lock()
+_settings = {"workers": 2, "timeout": 30.0, "cache_docs": 32}
+
+
+def configure(workers=None, timeout=None, cache_docs=None):
+    """Set the engine processes' count, time limit per call and warm documents."""
+    for name, value in (
+        ("workers", workers),
+        ("timeout", timeout),
+        ("cache_docs", cache_docs),
+    ):
+        if value is not None:
+            _settings[name] = value
+    shutdown()
+
+
+def pool():
+    """The engine processes, started on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = Pool(**_settings)
+        return _pool
+
+
+def shutdown():
+    """Stop the engine processes (they start again on the next call)."""
+    global _pool
+    with _pool_lock:
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown()
+
+
+def _call(doc_id, function, heads, read_stored, *args, timeout=None):
+    result = pool().call(doc_id, function, heads, None, *args, timeout=timeout)
+    if isinstance(result, str) and result == NEED_STORED:
+        stored = read_stored()
+        result = pool().call(doc_id, function, heads, stored, *args, timeout=timeout)
+    return result
+
+
+def apply(doc_id, heads, upload, read_stored, round_trip=True, want_save=False):
+    """Apply ``upload`` to document ``doc_id`` at ``heads``; return Applied.
+
+    ``round_trip`` checks the result by saving and reloading it (see
+    worker.apply); ``want_save`` asks for the result's save() when it adds changes.
+
+    Raises ``Unloadable``, ``DuplicateSeq`` or ``MissingChanges`` when the engine
+    refuses it, and ``EngineUnavailable`` when the engine could not finish.
+    """
+    result = _call(doc_id, "apply", heads, read_stored, upload, round_trip, want_save)
+    outcome = result[0]
+    if outcome == "conflict":
+        raise DuplicateSeq(result[1])
+    if outcome == "unloadable":
+        raise Unloadable(result[1])
+    if outcome == "missing":
+        raise MissingChanges(result[1])
+    _, new_heads, changes, saved = result
+    return Applied(new_heads, [Change(*change) for change in changes], saved)
+
+
+def save(doc_id, heads, read_stored):
+    """The engine's ``save()`` of document ``doc_id`` at ``heads``.
+
+    Raises Unloadable if the stored bytes do not load.
+    """
+    return _unwrap(_call(doc_id, "save", heads, read_stored))[0]
+
+
+def decode(doc_id, heads, read_stored, max_chars=None):
+    """``(value, changes)`` of document ``doc_id`` at ``heads`` (see worker.decode).
+
+    Raises Unloadable if the stored bytes do not load.
+    """
+    return _unwrap(_call(doc_id, "decode", heads, read_stored, max_chars))
+
+
+def decode_bytes(data, max_chars=None):
+    """``(value, changes)`` of Automerge bytes ``data``, kept nowhere."""
+    return _unwrap(pool().call("", "decode", [], data, max_chars, routing=None))
+
+
+def _unwrap(result):
+    if result[0] in ("unloadable", "conflict"):
+        raise Unloadable(result[1])
+    return result[1:]

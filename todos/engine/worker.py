@@ -1,0 +1,284 @@
+"""What runs inside an engine process: real Automerge on warm documents.
+
+This module imports neither Django nor the rest of the project, so a worker
+process starts fast and holds nothing but the engine and its cache. Every public
+function takes the document's id, the heads the database says are stored
+(sorted hex hashes), and the stored bytes when the caller has read them (else
+None). A warm
+document is used only when its heads are those heads; otherwise, without stored
+bytes, the answer is ``NEED_STORED`` and the caller sends them. A change is
+applied to a fork, so a failure never damages the warm document.
+
+Public API: ``start``, ``apply``, ``save``, ``decode``, ``NEED_STORED``.
+Each returns plain data (tuples, lists, bytes, str) that pickles cheaply.
+"""
+
+import functools
+import os
+from collections import OrderedDict
+
+from automerge.core import ROOT, Document, Message, ObjType, SyncState
+
+__all__ = ["start", "apply", "save", "decode", "NEED_STORED"]
+
+NEED_STORED = "need-stored"
+
+# Messages of automerge 0.7.2 (the Rust crate under PyPI automerge 0.2.0.dev4).
+DUPLICATE_SEQ = "duplicate seq"
+
+SYNC_MESSAGE_TYPE = 0x42  # the first byte of a sync message (Automerge's sync spec)
+
+_cache = OrderedDict()  # doc_id -> Document, most recently used last
+_cache_docs = 32
+
+
+def start(cache_docs=32, silence_stderr=True):
+    """Set up a worker process: the cache size, and no Rust panic text on fd 2.
+
+    The engine reports a panic both as an exception (whose message we keep) and
+    as a backtrace written straight to file descriptor 2; the server's log is
+    no place for the latter.
+    """
+    global _cache_docs
+    _cache_docs = cache_docs
+    if silence_stderr:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+
+def heads_of(doc):
+    """The document's heads as sorted hex strings."""
+    return sorted(head.hex() for head in doc.get_heads())
+
+
+def _warm(doc_id, heads, stored):
+    """The document at ``heads``: the cached one, or loaded from ``stored``.
+
+    Returns None when the cache does not hold those heads and ``stored`` was not
+    given. Raises what ``Document.load`` raises for stored bytes it refuses.
+    """
+    doc = _cache.get(doc_id)
+    if doc is not None and heads_of(doc) == heads:
+        _cache.move_to_end(doc_id)
+        return doc
+    if stored is None:
+        return None
+    doc = Document.load(stored) if stored else Document()
+    _remember(doc_id, doc)
+    return doc
+
+
+def _remember(doc_id, doc):
+    _cache[doc_id] = doc
+    _cache.move_to_end(doc_id)
+    while len(_cache) > _cache_docs:
+        _cache.popitem(last=False)
+
+
+def _uleb(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
+def _read_uleb(data, pos):
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _sync_message(upload):
+    """A sync message that carries ``upload`` (any Automerge chunks) as its changes.
+
+    Receiving it is the engine's incremental load: chunks already held are
+    skipped, a document chunk with unknown changes is loaded (and its hashes
+    checked), and a change whose dependencies are absent is held back, not applied.
+    """
+    empty = _uleb(0)
+    return (
+        bytes([SYNC_MESSAGE_TYPE])
+        + empty
+        + empty
+        + empty
+        + _uleb(1)
+        + (_uleb(len(upload)) + upload)
+    )
+
+
+def _needs(message):
+    """The hashes a generated sync message asks for (its ``need`` field)."""
+    if message is None:
+        return []
+    data = message.encode()
+    count, pos = _read_uleb(data, 1)
+    pos += 32 * count  # heads
+    count, pos = _read_uleb(data, pos)
+    return [data[pos + 32 * i : pos + 32 * (i + 1)].hex() for i in range(count)]
+
+
+def _engine_error(exc):
+    """("conflict" | "unloadable", message) for an exception the engine raised."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+    if DUPLICATE_SEQ in message:
+        return ("conflict", message)
+    return ("unloadable", message)
+
+
+def _guarded(function):
+    """Turn whatever the engine raises (a panic is a BaseException that does not
+    pickle) into ``("unloadable", message)``, forgetting the document's warm copy,
+    which a panic may have left inconsistent."""
+
+    @functools.wraps(function)
+    def guarded(doc_id, *args, **kwargs):
+        try:
+            return function(doc_id, *args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            _cache.pop(doc_id, None)
+            return _engine_error(exc)
+
+    return guarded
+
+
+@_guarded
+def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
+    """Apply ``upload`` to the document at ``heads``; say what it added.
+
+    Returns one of:
+
+    - ``NEED_STORED``: call again with the stored bytes;
+    - ``("conflict", message)``: a change reuses an actor's sequence number;
+    - ``("unloadable", message)``: the engine refused the upload, or the result
+      would not survive ``save()`` then ``load()`` with the same heads;
+    - ``("missing", [hash, ...])``: changes depend on hashes the document lacks;
+    - ``("applied", new_heads, changes, saved)`` where ``changes`` lists the new
+      changes as ``(hash, actor, seq, deps, bytes)`` in dependency order (empty
+      when the upload added nothing) and ``saved`` is the result's ``save()``
+      when the round trip made one or ``want_save`` asked for it, else None.
+
+    ``round_trip`` checks the result by saving and loading it, which catches a
+    change whose ops name predecessors the document lacks (both the Rust and the
+    JS engine apply such a change, then cannot load their own save). A caller
+    may leave it out for an upload of document chunks only: loading a document
+    chunk already rebuilds its changes and checks their hashes.
+    """
+    try:
+        doc = _warm(doc_id, heads, stored)
+    except BaseException as exc:  # noqa: BLE001 - the engine panics with BaseException
+        return ("unloadable", "the stored document: " + _engine_error(exc)[1])
+    if doc is None:
+        return NEED_STORED
+    fork = doc.fork()
+    state = SyncState()
+    try:
+        fork.receive_sync_message(state, Message.decode(_sync_message(upload)))
+        missing = _needs(fork.generate_sync_message(state))
+    except BaseException as exc:  # noqa: BLE001
+        return _engine_error(exc)
+    if missing:
+        return ("missing", missing)
+    new = fork.get_changes(doc.get_heads())
+    if not new:
+        return ("applied", heads, [], None)
+    saved = None
+    if round_trip:
+        try:
+            saved = fork.save()
+            reloaded = Document.load(saved)
+        except BaseException as exc:  # noqa: BLE001
+            return ("unloadable", _engine_error(exc)[1])
+        if heads_of(reloaded) != heads_of(fork):
+            return ("unloadable", "the result does not load with the same heads")
+    if want_save and saved is None:
+        saved = fork.save()
+    _remember(doc_id, fork)
+    changes = [
+        (
+            change.hash.hex(),
+            change.actor_id.hex(),
+            change.seq,
+            [dep.hex() for dep in change.deps],
+            change.raw_bytes,
+        )
+        for change in new
+    ]
+    return ("applied", heads_of(fork), changes, saved)
+
+
+@_guarded
+def save(doc_id, heads, stored):
+    """``("saved", bytes)``: the document at ``heads`` saved (compacted).
+
+    Or NEED_STORED, or ``("unloadable", message)`` if the stored bytes do not load.
+    """
+    try:
+        doc = _warm(doc_id, heads, stored)
+        if doc is None:
+            return NEED_STORED
+        return ("saved", doc.save())
+    except BaseException as exc:  # noqa: BLE001
+        return ("unloadable", _engine_error(exc)[1])
+
+
+@_guarded
+def decode(doc_id, heads, stored, max_chars=None):
+    """``("decoded", value, changes)``: the document as plain Python data.
+
+    ``value`` is the root map as dicts, lists, strings and scalars (texts as
+    ``str``); ``changes`` lists each change as ``(hash, actor, seq, time,
+    message, deps)`` in dependency order, ``time`` in seconds since the epoch as
+    the author's clock gave it (0 if unknown). ``max_chars`` bounds each text's
+    length. With ``doc_id`` None, ``stored`` is decoded and not kept. Returns
+    NEED_STORED, or ``("unloadable", message)`` if the bytes do not load.
+    """
+    try:
+        if doc_id is None:
+            doc = Document.load(stored) if stored else Document()
+        else:
+            doc = _warm(doc_id, heads, stored)
+        if doc is None:
+            return NEED_STORED
+        changes = [
+            (
+                c.hash.hex(),
+                c.actor_id.hex(),
+                c.seq,
+                # The binding reads the change's time field (seconds, as the
+                # JS library writes it) as milliseconds; undo that.
+                round(c.timestamp.timestamp() * 1000),
+                c.message,
+                [d.hex() for d in c.deps],
+            )
+            for c in doc.get_changes([])
+        ]
+        return ("decoded", _extract(doc, ROOT, max_chars), changes)
+    except BaseException as exc:  # noqa: BLE001
+        return ("unloadable", _engine_error(exc)[1])
+
+
+def _extract(doc, obj, max_chars):
+    kind = doc.object_type(obj)
+    if kind == ObjType.Text:
+        return doc.text(obj)[:max_chars] if max_chars else doc.text(obj)
+    if kind == ObjType.Map:
+        return {key: _value(doc, doc.get(obj, key), max_chars) for key in doc.keys(obj)}
+    return [_value(doc, doc.get(obj, i), max_chars) for i in range(doc.length(obj))]
+
+
+def _value(doc, got, max_chars):
+    value, obj_id = got
+    if isinstance(value, ObjType):
+        return _extract(doc, obj_id, max_chars)
+    scalar_type, scalar = value
+    return scalar
