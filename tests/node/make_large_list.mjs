@@ -34,21 +34,27 @@ function text(length) {
 }
 
 const ACTORS = ["aa", "bb", "cc", "dd"].map((a) => a.repeat(16));
-let doc = Automerge.from({ title: "A genuine large list", items: [] }, { actor: ACTORS[0] });
-let round = 0;
-while (Automerge.save(doc).length < target * 0.9) {
-  doc = Automerge.clone(doc, { actor: ACTORS[round % ACTORS.length] });
-  doc = Automerge.change(doc, (d) => {
+const BYTES_PER_ITEM = 260; // a save's bytes per 800-character item, measured
+const base = Automerge.from({ title: "A genuine large list", items: [] }, { actor: ACTORS[0] });
+// Each actor adds batches of items on its own copy (concurrent edits), and the
+// copies are merged at the end: saving or cloning after every batch would cost
+// a pass over the whole document each time.
+const copies = ACTORS.map((actor) => Automerge.clone(base, { actor }));
+const batches = Math.floor((target * 0.93) / BYTES_PER_ITEM / 40);
+for (let batch = 0; batch < batches; batch++) {
+  const k = batch % copies.length;
+  copies[k] = Automerge.change(copies[k], (d) => {
     for (let i = 0; i < 40; i++) d.items.push({ text: text(800), done: random() < 0.3 });
   });
-  round += 1;
 }
-// Fill up to just under the target with one more, smaller batch.
+let doc = copies.reduce((merged, copy) => Automerge.merge(merged, copy));
+// Fill up to just under the target with smaller items, measuring now and then.
 while (Automerge.save(doc).length < target * 0.97) {
   doc = Automerge.change(doc, (d) => {
-    d.items.push({ text: text(400), done: false });
+    for (let i = 0; i < 20; i++) d.items.push({ text: text(200), done: false });
   });
 }
+if (Automerge.save(doc).length > target) throw new Error("overshot the target size");
 const bytes = Automerge.save(doc);
 writeFileSync(out, bytes);
 const next = Automerge.change(Automerge.clone(doc, { actor: ACTORS[1] }), (d) => {
