@@ -89,17 +89,15 @@ def assert_reupload_changes_nothing(report):
     assert compaction["reuploadHeadsMatch"], compaction
 
 
-def assert_compacts_to_one_chunk(report):
-    """A save() of the merged state replaces every stored chunk, once."""
+def assert_a_save_changes_nothing(report):
+    """A save() of the merged state adds nothing, and what is served loads the same."""
     compaction = report["compaction"]
     assert compaction["saveStatus"] == 200
-    assert compaction["saveChunks"] == 1, compaction
-    assert compaction["saveSize"] == compaction["savedBytes"]
+    assert compaction["saveChanged"] is False, compaction
     assert compaction["saveHeadsMatch"], compaction
     assert compaction["againStatus"] == 200
     assert compaction["againChanged"] is False
-    assert compaction["againChunks"] == 1
-    assert compaction["getEqualsSave"]
+    assert compaction["afterHeadsMatch"], compaction
 
 
 @pytest.mark.parametrize("mode", ["save", "incremental", "mixed"])
@@ -110,7 +108,7 @@ def test_concurrent_uploads_lose_no_edit(daphne_server, mode):
     if mode != "save":
         assert report["stats"]["fallbacks"] > 0, "no 409 fallback was exercised"
     assert_reupload_changes_nothing(report)
-    assert_compacts_to_one_chunk(report)
+    assert_a_save_changes_nothing(report)
 
 
 def test_full_saves_replace_each_other_so_storage_stays_bounded(daphne_server):
@@ -122,17 +120,18 @@ def test_full_saves_replace_each_other_so_storage_stays_bounded(daphne_server):
     assert report["compaction"]["reuploadChunks"] <= CLIENTS
 
 
-def test_save_of_merged_state_compacts_storage_to_one_chunk(daphne_server):
-    # Only incremental uploads and none lost: no document chunk ever absorbs a
-    # change, so the base and every client's every change are separate chunks,
-    # until a client that loaded them all uploads Automerge.save().
+def test_the_server_compacts_while_clients_race(daphne_server):
+    # Only incremental uploads and none lost: each write appends one chunk, and
+    # the server compacts them in the background as they pass the threshold
+    # (TODOS_COMPACT_AFTER_CHUNKS, 32), so far fewer than one chunk per change
+    # are stored when the race ends.
     report = run_race(
         docs_urls(daphne_server), mode="incremental", drop_every=0, compact=True
     )
 
     assert_no_edit_lost(report)
-    assert report["compaction"]["reuploadChunks"] == 1 + CLIENTS * ROUNDS
-    assert_compacts_to_one_chunk(report)
+    assert report["compaction"]["reuploadChunks"] < (1 + CLIENTS * ROUNDS) // 4
+    assert_a_save_changes_nothing(report)
 
 
 def test_clients_starting_from_scratch_keep_every_list_as_a_conflict(daphne_server):
@@ -147,7 +146,7 @@ def test_clients_starting_from_scratch_keep_every_list_as_a_conflict(daphne_serv
     check = report["checks"][0]
     assert check["itemLists"] == CLIENTS
     assert check["visibleItems"] < report["expectedItems"]
-    assert_compacts_to_one_chunk(report)
+    assert_a_save_changes_nothing(report)
 
 
 @pytest.mark.postgres
@@ -164,7 +163,7 @@ def test_two_servers_sharing_postgres_lose_no_edit(
     assert len(report["checks"]) == 2
     assert_no_edit_lost(report)
     assert_reupload_changes_nothing(report)
-    assert_compacts_to_one_chunk(report)
+    assert_a_save_changes_nothing(report)
 
 
 @pytest.fixture

@@ -380,9 +380,11 @@ def test_a_document_over_one_mebibyte_opens_over_the_websocket(live_server_facto
     document = made.stdout
     assert len(document) > 1024 * 1024
     assert raw_request(server.port, "PUT", "/docs/large", document)[0] == 200
+    stored = raw_request(server.port, "GET", "/docs/large")[1]
+    assert len(stored) > 1024 * 1024  # the engine's save of it
 
     socket_ = RawWebSocket(server.port, "/ws/docs/large", origin=server.url)
 
     assert socket_.status == 101
-    assert socket_.receive() == (0x2, document)
+    assert socket_.receive() == (0x2, stored)
     socket_.close()

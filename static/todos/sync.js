@@ -267,7 +267,9 @@ export class Sync {
 	// the server holds what they added.
 	mergeFromServer(bytes, complete) {
 		const added = this.store.merge(bytes, 'server');
-		const heads = complete ? this.store.headsOf(bytes) : [];
+		// The first frame is the whole stored document, unless the list did not
+		// exist yet when the socket opened: then it is a push of new changes.
+		const heads = (complete && this.store.headsOf(bytes)) || [];
 		this.learn([...added, ...heads]);
 		if (this.store.missingDeps().length > 0) {
 			this.scheduleResync([]);
