@@ -49,7 +49,7 @@ test-postgres: setup
 	@$(BIN)/python tests/services.py postgres; status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -m "not browser and not live" \
-	    tests/storage/test_service.py tests/test_views.py tests/test_consumers.py; \
+	    tests/storage/test_service.py tests/storage/test_compaction.py tests/test_views.py tests/test_consumers.py; \
 	elif [ $$status -eq 2 ]; then exit 1; fi
 
 lint: setup

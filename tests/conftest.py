@@ -32,6 +32,13 @@ def run_node(script, *args, input=None, timeout=300, check=True):
     )
 
 
+@pytest.fixture(autouse=True)
+def compact_in_the_test(settings):
+    """Compact at once, in the test's thread: a background thread's own database
+    connection would contend with the test's (an in-memory SQLite database)."""
+    settings.TODOS_COMPACT_IN_BACKGROUND = False
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """The PostgreSQL server URL for multi-process tests."""

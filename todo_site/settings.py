@@ -162,6 +162,9 @@ TODOS_ENGINE_CACHE_DOCS = int(os.environ.get("TODOS_ENGINE_CACHE_DOCS", "32"))
 # After a write leaves more stored chunks than this, the server replaces them with
 # the engine's save() (todos/storage/compaction.py).
 TODOS_COMPACT_AFTER_CHUNKS = int(os.environ.get("TODOS_COMPACT_AFTER_CHUNKS", "32"))
+# Compact in a background thread of each server process; the unit tests turn it
+# off, so a compaction runs at once, in the thread and transaction of the test.
+TODOS_COMPACT_IN_BACKGROUND = True
 # Writes per client address ("300/s", "1000/m"); empty: no limit (todos/ratelimit.py).
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
 

@@ -34,7 +34,7 @@ _last = None
 def request(doc_id):
     """Compact ``doc_id`` soon (once, however often it is asked meanwhile)."""
     global _last
-    if not getattr(settings, "TODOS_COMPACT_IN_BACKGROUND", True):
+    if not settings.TODOS_COMPACT_IN_BACKGROUND:
         compact_document(doc_id)
         return
     with _queued_lock:
