@@ -154,11 +154,16 @@ TODOS_MAX_DOCUMENT_BYTES = int(
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = TODOS_MAX_DOCUMENT_BYTES
 # The engine (real Automerge, todos/engine/): processes that check, apply, compact
-# and decode documents, each with a warm copy of up to ENGINE_CACHE_DOCS lists;
+# and decode documents, each with a warm copy of up to ENGINE_CACHE_DOCS lists
 # a call that takes longer than ENGINE_TIMEOUT seconds costs its process.
 TODOS_ENGINE_WORKERS = int(os.environ.get("TODOS_ENGINE_WORKERS", "2"))
 TODOS_ENGINE_TIMEOUT = float(os.environ.get("TODOS_ENGINE_TIMEOUT", "60"))
 TODOS_ENGINE_CACHE_DOCS = int(os.environ.get("TODOS_ENGINE_CACHE_DOCS", "32"))
+# ... and of up to this many bytes of Automerge data per engine process (a loaded
+# list of long texts takes about 60 times its saved size in memory).
+TODOS_ENGINE_CACHE_BYTES = int(
+    os.environ.get("TODOS_ENGINE_CACHE_BYTES", str(32 * 1024 * 1024))
+)
 # After a write leaves more stored chunks than this, the server replaces them with
 # the engine's save() (todos/storage/compaction.py).
 TODOS_COMPACT_AFTER_CHUNKS = int(os.environ.get("TODOS_COMPACT_AFTER_CHUNKS", "32"))

@@ -16,4 +16,5 @@ class TodosConfig(AppConfig):
             workers=settings.TODOS_ENGINE_WORKERS,
             timeout=settings.TODOS_ENGINE_TIMEOUT,
             cache_docs=settings.TODOS_ENGINE_CACHE_DOCS,
+            cache_bytes=settings.TODOS_ENGINE_CACHE_BYTES,
         )

@@ -14,7 +14,7 @@ Public API:
 - ``decode_bytes(data, max_chars=None)`` -> (value, changes), cached nowhere
 - ``Applied``; errors ``Refused`` (``Unloadable``, ``DuplicateSeq``,
   ``MissingChanges``) and ``EngineUnavailable`` (``EngineTimeout``)
-- ``configure(workers, timeout, cache_docs)`` and ``shutdown()``
+- ``configure(workers, timeout, cache_docs, cache_bytes)`` and ``shutdown()``
 
 ``read_stored()`` returns the stored bytes; it is called only when the engine
 process lacks a warm copy at ``heads``.
@@ -86,22 +86,23 @@ class Applied:
 
 _pool = None
 _pool_lock = threading.Lock()
-_settings = {"workers": 2, "timeout": 30.0, "cache_docs": 32}
+_settings = {"workers": 2, "timeout": 30.0, "cache_docs": 32, "cache_bytes": 32 << 20}
 
 
-def configure(workers=None, timeout=None, cache_docs=None):
+def configure(workers=None, timeout=None, cache_docs=None, cache_bytes=None):
     """Set the engine processes' count, time limit per call and warm documents."""
     for name, value in (
         ("workers", workers),
         ("timeout", timeout),
         ("cache_docs", cache_docs),
+        ("cache_bytes", cache_bytes),
     ):
         if value is not None:
             _settings[name] = value
     shutdown()
 
 
-def pool():
+def engines():
     """The engine processes, started on first use."""
     global _pool
     with _pool_lock:
@@ -120,10 +121,10 @@ def shutdown():
 
 
 def _call(doc_id, function, heads, read_stored, *args, timeout=None):
-    result = pool().call(doc_id, function, heads, None, *args, timeout=timeout)
+    result = engines().call(doc_id, function, heads, None, *args, timeout=timeout)
     if isinstance(result, str) and result == NEED_STORED:
         stored = read_stored()
-        result = pool().call(doc_id, function, heads, stored, *args, timeout=timeout)
+        result = engines().call(doc_id, function, heads, stored, *args, timeout=timeout)
     return result
 
 
@@ -166,7 +167,7 @@ def decode(doc_id, heads, read_stored, max_chars=None):
 
 def decode_bytes(data, max_chars=None):
     """``(value, changes)`` of Automerge bytes ``data``, kept nowhere."""
-    return _unwrap(pool().call("", "decode", [], data, max_chars, routing=None))
+    return _unwrap(engines().call("", "decode", [], data, max_chars, routing=None))
 
 
 def _unwrap(result):

@@ -32,10 +32,10 @@ class EngineTimeout(EngineUnavailable):
 class Pool:
     """``workers`` engine processes, each owning the documents that hash to it."""
 
-    def __init__(self, workers=2, timeout=30.0, cache_docs=32):
+    def __init__(self, workers=2, timeout=30.0, cache_docs=32, cache_bytes=32 << 20):
         self.size = max(1, workers)
         self.timeout = timeout
-        self.cache_docs = cache_docs
+        self.cache_limits = (cache_docs, cache_bytes)
         self._lock = threading.Lock()
         self._executors = [None] * self.size
         # Workers start by spawning: forking a server process that has threads
@@ -50,7 +50,7 @@ class Pool:
                     max_workers=1,
                     mp_context=self._context,
                     initializer=worker.start,
-                    initargs=(self.cache_docs,),
+                    initargs=self.cache_limits,
                 )
                 self._executors[slot] = executor
             return executor

@@ -28,19 +28,21 @@ DUPLICATE_SEQ = "duplicate seq"
 
 SYNC_MESSAGE_TYPE = 0x42  # the first byte of a sync message (Automerge's sync spec)
 
-_cache = OrderedDict()  # doc_id -> Document, most recently used last
-_cache_docs = 32
+_cache = OrderedDict()  # doc_id -> (Document, bytes it was made from), LRU last
+_limits = {"docs": 32, "bytes": 32 * 1024 * 1024}
 
 
-def start(cache_docs=32, silence_stderr=True):
-    """Set up a worker process: the cache size, and no Rust panic text on fd 2.
+def start(cache_docs=32, cache_bytes=32 * 1024 * 1024, silence_stderr=True):
+    """Set up a worker process: the cache's limits, and no Rust panic text on fd 2.
 
-    The engine reports a panic both as an exception (whose message we keep) and
-    as a backtrace written straight to file descriptor 2; the server's log is
-    no place for the latter.
+    The cache keeps at most ``cache_docs`` documents, and evicts the least
+    recently used while the Automerge bytes they were made from pass
+    ``cache_bytes`` (a loaded document takes about 60 times its save in memory
+    for long texts). The engine reports a panic both as an exception (whose
+    message we keep) and as a backtrace written straight to file descriptor 2;
+    the server's log is no place for the latter.
     """
-    global _cache_docs
-    _cache_docs = cache_docs
+    _limits.update(docs=cache_docs, bytes=cache_bytes)
     if silence_stderr:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
@@ -58,21 +60,28 @@ def _warm(doc_id, heads, stored):
     Returns None when the cache does not hold those heads and ``stored`` was not
     given. Raises what ``Document.load`` raises for stored bytes it refuses.
     """
-    doc = _cache.get(doc_id)
+    doc, _ = _cache.get(doc_id, (None, 0))
     if doc is not None and heads_of(doc) == heads:
         _cache.move_to_end(doc_id)
         return doc
     if stored is None:
         return None
     doc = Document.load(stored) if stored else Document()
-    _remember(doc_id, doc)
+    _remember(doc_id, doc, len(stored))
     return doc
 
 
-def _remember(doc_id, doc):
-    _cache[doc_id] = doc
+def _size(doc_id):
+    return _cache.get(doc_id, (None, 0))[1]
+
+
+def _remember(doc_id, doc, size):
+    _cache[doc_id] = (doc, size)
     _cache.move_to_end(doc_id)
-    while len(_cache) > _cache_docs:
+    while len(_cache) > 1 and (
+        len(_cache) > _limits["docs"]
+        or sum(size for _, size in _cache.values()) > _limits["bytes"]
+    ):
         _cache.popitem(last=False)
 
 
@@ -202,7 +211,7 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
             return ("unloadable", "the result does not load with the same heads")
     if want_save and saved is None:
         saved = fork.save()
-    _remember(doc_id, fork)
+    _remember(doc_id, fork, len(saved) if saved else _size(doc_id) + len(upload))
     changes = [
         (
             change.hash.hex(),

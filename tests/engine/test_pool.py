@@ -1,0 +1,47 @@
+"""Engine processes: calls run elsewhere, and a stuck or dead one is replaced."""
+
+import pytest
+
+from tests import automerge_node
+from todos.engine import pool as engine_pool
+
+BIG = """
+import * as Automerge from '@automerge/automerge'
+const b64 = bytes => Buffer.from(bytes).toString('base64')
+const start = { items: [{ text: '', done: false }] }
+let doc = Automerge.from(start, { actor: 'ab'.repeat(16) })
+doc = Automerge.change(doc, d => {
+  Automerge.splice(d, ['items', 0, 'text'], 0, 0, 'x'.repeat(2000000))
+})
+process.stdout.write(JSON.stringify({ big: b64(Automerge.save(doc)) }))
+"""
+
+
+@pytest.fixture
+def pool():
+    engines = engine_pool.Pool(workers=1, timeout=30)
+    yield engines
+    engines.shutdown()
+
+
+def test_a_call_runs_in_another_process(pool):
+    outcome = pool.call("doc", "apply", [], b"", b"", False)
+
+    assert outcome == ("applied", [], [], None)
+
+
+def test_a_call_past_the_time_limit_costs_its_process_and_the_next_call_works(pool):
+    big = automerge_node.run_script(BIG)["big"]  # seconds of engine work
+
+    with pytest.raises(engine_pool.EngineTimeout, match="more than 0.2 seconds"):
+        pool.call("doc", "apply", [], b"", big, True, timeout=0.2)
+
+    assert pool.call("doc", "apply", [], b"", b"", False)[0] == "applied"
+
+
+def test_documents_keep_to_one_process():
+    engines = engine_pool.Pool(workers=3)
+    slots = {engines.slot_of(f"list-{i}") for i in range(30)}
+
+    assert slots == {0, 1, 2}
+    assert engines.slot_of("list-7") == engines.slot_of("list-7")
