@@ -96,3 +96,25 @@ def test_undecodable_document_gets_an_empty_summary_marked_current(documents):
 
 def test_read_snapshot_of_a_missing_document_is_none(db):
     assert display.read_snapshot("nothing-here") is None
+
+
+@pytest.mark.django_db
+def test_a_snapshot_is_decoded_once_per_version_even_across_a_compaction(
+    documents, monkeypatch
+):
+    from todos import engine
+    from todos.storage import compaction
+
+    store("shared", documents["concurrent.save0"])
+    storage.write_document("shared", documents["concurrent.change_b"])
+    first = display.read_snapshot("shared")[1]
+    assert compaction.compact_document("shared")  # new bytes, same heads
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(engine, "decode", no_decoding)
+    stored, again = display.read_snapshot("shared")
+
+    assert again == first
+    assert Document.objects.get(pk="shared").chunk_count == 1

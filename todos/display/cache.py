@@ -1,10 +1,13 @@
-"""Reading a document for display: decoded once per ETag, its summary kept current.
+"""Reading a document for display: decoded once per version, its summary kept current.
 
 ``read_snapshot`` reads through the storage service, decodes through the cache
-(``snapshot_of``: the engine process that owns the document decodes it, from its
-warm copy when it has one) and stores the title and counts on the document row
-(``refresh_summary``), which the admin's list shows without decoding anything.
+(``snapshot_of``, keyed by the document's heads; the engine process that owns
+the document decodes it, from its warm copy when it has one) and stores the
+title and counts on the document row (``refresh_summary``), which the admin's
+list shows without decoding anything.
 """
+
+import hashlib
 
 from django.core.cache import cache
 
@@ -17,23 +20,41 @@ CACHE_SECONDS = 3600
 
 
 def snapshot_of(doc_id, stored):
-    """Decode the StoredDocument of ``doc_id``, cached by its etag.
+    """Decode the StoredDocument of ``doc_id``, cached by the document's heads.
 
-    The engine process that owns the document decodes it from its warm copy
-    when it has one at the stored heads, else from ``stored.data``.
+    The heads name every change a document holds, so the cached snapshot stays
+    right across a compaction (new bytes, same heads). The engine process that
+    owns the document decodes it from its warm copy when it has one at the
+    stored heads, else from ``stored.data``; the snapshot is cached under the
+    heads of what was decoded.
     """
-    key = f"todos.display.snapshot:{stored.etag}"
-    snapshot = cache.get(key) if stored.etag else None
+    row = Document.objects.filter(doc_id=doc_id).values_list("heads", flat=True)
+    heads = sorted(row.first() or [])
+    snapshot = cache.get(_key(heads))
     if snapshot is None:
-        heads = Document.objects.filter(doc_id=doc_id).values_list("heads", flat=True)
-        snapshot = _snapshot(
-            lambda: engine.decode(
-                doc_id, sorted(heads.first() or []), lambda: stored.data
-            )
-        )
-        if stored.etag and not snapshot.error:
-            cache.set(key, snapshot, CACHE_SECONDS)
+        decoded = {}
+
+        def decode():
+            value, changes = engine.decode(doc_id, heads, lambda: stored.data)
+            decoded["heads"] = heads_of(changes)
+            return value, changes
+
+        snapshot = _snapshot(decode)
+        if not snapshot.error:
+            cache.set(_key(decoded["heads"]), snapshot, CACHE_SECONDS)
     return snapshot
+
+
+def heads_of(changes):
+    """The heads of a document given its changes ``(hash, ..., deps)``: the
+    hashes no change depends on, sorted."""
+    depended = {dep for change in changes for dep in change[-1]}
+    return sorted({change[0] for change in changes} - depended)
+
+
+def _key(heads):
+    digest = hashlib.sha256(",".join(heads).encode()).hexdigest()
+    return f"todos.display.snapshot:{digest}"
 
 
 def read_snapshot(doc_id):
