@@ -32,9 +32,20 @@ def test_history_gives_change_chunks_their_size_hash_and_named_deps(documents):
     assert change.size == len(documents["concurrent.change_b"])
     assert len(change.hash) == 64
     assert change.time is not None
-    # A:1 is inside the document chunk, not one of its heads: its hash is unknown.
-    (dep,) = change.deps
-    assert len(dep) == 12
+    # A:1 is inside the document chunk; the engine names it.
+    assert change.deps == ["aaaaaaaa:1"]
+    saved = history.chunks[0].changes
+    assert ("aa", 1) in {(c.actor[:2], c.seq) for c in saved}
+    assert all(c.size is None and len(c.hash) == 64 for c in saved)
+    assert change.hash not in {c.hash for c in saved}
+
+
+def test_history_shows_an_unknown_dependency_as_a_short_hash(documents):
+    history = display.history([(0, documents["orphan_change"])])
+
+    (chunk,) = history.chunks
+    (dep,) = chunk.changes[0].deps
+    assert chunk.kind == "change" and len(dep) == 12
 
 
 def test_history_names_a_dependency_on_a_known_change(documents):
