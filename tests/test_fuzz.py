@@ -744,7 +744,7 @@ def test_more_changes_than_the_limit_are_refused(case, stored, monkeypatch):
         max_changes=3,
         max_inflated_bytes=limits.max_inflated_bytes,
     )
-    monkeypatch.setattr(storage.limits, "upload_limits", lambda: small)
+    monkeypatch.setattr(storage.limits, "upload_limits", lambda *_: small)
     made = case["made"]
 
     error = assert_refused_any_size(made["full_merged"] + made["b1"], stored)
