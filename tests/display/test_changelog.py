@@ -1,7 +1,11 @@
 """todos.display.changelog: the per-change history of stored chunks."""
 
+from pathlib import Path
+
 from tests.display.documents import corrupted
 from todos import display
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_history_lists_each_change_of_a_document_chunk(documents):
@@ -64,6 +68,18 @@ def test_history_names_a_chunk_it_cannot_parse(documents):
 
     (chunk,) = history.chunks
     assert chunk.kind == "unreadable" and "checksum" in chunk.error.lower()
+
+
+def test_history_says_why_the_changes_of_a_save_cannot_be_listed():
+    # A save Automerge cannot load (an op ID repeated), then a change on it.
+    broken = (FIXTURES / "repeated_op_id.automerge").read_bytes()
+
+    history = display.history([(0, broken)])
+
+    document, change = history.chunks
+    assert document.kind == "document" and document.changes == []
+    assert "Automerge could not load it" in document.error
+    assert change.kind == "change" and len(change.changes) == 1
 
 
 def test_history_lists_only_the_latest_changes(documents):

@@ -159,7 +159,7 @@ def test_change_with_unknown_dependencies_is_refused_with_409(case):
 def test_unknown_dependency_of_an_actors_next_change_is_refused_with_409(case):
     # a2 is actor A's next change, so only the reference reader can tell whether
     # an unknown dependency lies inside the stored save; it does not.
-    from tests.test_fuzz import with_deps
+    from tests.helpers.chunks import with_deps
 
     storage.write_document(DOC, case["base"] + case["a1"])
     before = stored()
