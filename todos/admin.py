@@ -246,7 +246,7 @@ class DocumentAdmin(admin.ModelAdmin):
             "document_json": json.dumps(
                 snapshot.document, indent=2, ensure_ascii=False
             ),
-            "history": display.history(chunks),
+            "history": display.history(chunks, doc_id),
             "download_url": reverse("admin:todos_document_download", args=[doc_id]),
             "stored_etag": stored.etag,
         }

@@ -2,7 +2,7 @@
 
 Each attack starts from bytes made by ``@automerge/automerge`` in Node on one
 stored document (``make_attacks``), then rewrites one op column of a change and
-repairs its checksum and hash (``tests.test_fuzz.with_column``), so the bytes pass
+repairs its checksum and hash (``tests.helpers.chunks.with_column``), so the bytes pass
 every check of the chunk format and reach the engine:
 
 - ``poisoned_insert``: an insert into a text after an element that does not exist
@@ -23,9 +23,8 @@ import json
 import subprocess
 
 from tests.automerge_node import ROOT, run_script
-from tests.test_fuzz import compressed, with_column
+from tests.helpers.chunks import KEY_CTR, OBJ_CTR, PRED_CTR, compressed, with_column
 from todos.automerge_format import parse_chunks, write_sleb, write_uleb
-from todos.automerge_format.ops import KEY_CTR, OBJ_CTR, PRED_CTR
 
 ACTOR_OWNER = "aa" * 16  # made the stored document
 ACTOR_ATTACKER = "cc" * 16  # the crafted changes

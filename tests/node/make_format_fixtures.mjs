@@ -10,8 +10,9 @@
 //   since.bin         Automerge.saveSince(doc, sinceHeads)
 //   expected.json     per change (decodeChange): hash, actor, seq, deps, startOp,
 //                     time, message, opCount, byte length; plus heads, actors,
-//                     sinceHashes (the changes saveSince wrote) and incremental
-//                     blob lengths.
+//                     numOps (Automerge.stats: the ops of the document, which
+//                     leaves delete ops out), sinceHashes (the changes saveSince
+//                     wrote) and incremental blob lengths.
 // Automerge never writes a compressed (type 2) change chunk from these APIs: a
 // single change of ~20 KB still comes out of getChanges, saveIncremental and
 // saveSince as a plain type 1 chunk. So the "compressed_change" case builds one
@@ -133,6 +134,7 @@ function writeCase(name, build) {
     case: name,
     heads: Automerge.getHeads(doc),
     actors: actorsOf(described),
+    numOps: Automerge.stats(reloaded).numOps,
     changes: described,
     sinceHashes,
     incrementalLengths: state.incremental.map((b) => b.length),

@@ -9,7 +9,7 @@ import pytest
 
 from tests import automerge_node
 from tests.conftest import run_node
-from tests.test_fuzz import compressed
+from tests.helpers.chunks import compressed
 from todos import storage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,6 +17,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # The document limit for these tests: large enough for a list of thousands of
 # 800-character items, small enough to build in Node in seconds.
 LIMIT = 2 * 1024 * 1024
+# The server stores the engine's save() of an upload, which is about 1.2% larger
+# than Automerge JS's (measured on this list), and the size limit applies to it:
+# so the list's JS save is made just under 98% of the limit.
+TARGET = int(LIMIT * 0.98)
 
 BOMB = """
 import * as Automerge from '@automerge/automerge'
@@ -36,7 +40,7 @@ process.stdout.write(JSON.stringify({ base: b64(base), bomb: b64(bomb) }))
 def large_list(tmp_path_factory):
     """A genuine list whose save() is just under LIMIT, and one edit on top."""
     path = tmp_path_factory.mktemp("large") / "list.automerge"
-    done = run_node("tests/node/make_large_list.mjs", LIMIT, path, timeout=600)
+    done = run_node("tests/node/make_large_list.mjs", TARGET, path, timeout=600)
     facts = json.loads(done.stdout)
     return path.read_bytes(), path.with_name("list.automerge.next").read_bytes(), facts
 

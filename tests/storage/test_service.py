@@ -1,11 +1,13 @@
 """The storage service: merging uploads at the chunk level without losing an edit."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from tests import automerge_node
-from todos import storage
+from todos import engine, storage
+from todos.automerge_format import parse_chunks
 from todos.models import Chunk, Document
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,7 +159,7 @@ def test_change_with_unknown_dependencies_is_refused_with_409(case):
 def test_unknown_dependency_of_an_actors_next_change_is_refused_with_409(case):
     # a2 is actor A's next change, so only the reference reader can tell whether
     # an unknown dependency lies inside the stored save; it does not.
-    from tests.test_fuzz import with_deps
+    from tests.helpers.chunks import with_deps
 
     storage.write_document(DOC, case["base"] + case["a1"])
     before = stored()
@@ -395,6 +397,25 @@ def test_change_that_skips_its_actors_previous_change_is_refused(case):
     assert refused.value.status == 422
     assert "Automerge could not load the list" in refused.value.message
     assert stored() == before
+
+
+def test_an_upload_automerge_cannot_read_is_refused_not_dropped(case):
+    # A save whose change 1 claims change 2's ops ("invalid changes: missing
+    # ops"). Receiving it in a sync message on a document that has changes,
+    # Automerge drops it without an error, so the engine checks that every
+    # change the upload holds arrived.
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "change_missing_ops"
+    broken = fixture.with_suffix(".automerge").read_bytes()
+    [save] = parse_chunks(broken)
+    storage.write_document(DOC, case["base"])
+
+    def apply(**uploaded):
+        heads = document_heads()
+        return engine.apply(DOC, heads, broken, stored, round_trip=False, **uploaded)
+
+    assert apply().changes == []  # dropped without a word
+    with pytest.raises(engine.Unloadable, match="cannot be read"):
+        apply(uploaded=save.heads)
 
 
 def test_change_whose_actor_has_earlier_changes_missing_is_409(case):

@@ -1,63 +1,40 @@
-"""Column metadata and column sets of the Automerge binary format.
+"""Column metadata, and counting the rows of a run-length encoded column.
 
 Public API:
 
 - ``read_column_metadata(buf, pos) -> (list[(spec, length)], pos)``: a column
   metadata block (count, then specification and length of each column).
 - ``locate_columns(buf, pos, metadata, what)``: where each column's data lies.
-- ``Column``: one column's normalized specification, data and position.
-- ``decode_column_set(columns, ...) -> ColumnSet``: decode every column of an op
-  set or change-metadata set with its encoding and check that the set is
-  consistent (layout, row counts, values against their metadata, actor indices).
+- ``count_rows(buf, most) -> int``: the rows of a run-length encoded column of
+  unsigned integers, without keeping its values; ``column_rows(data, most,
+  name, offset, inflated)``: the same for a named column found at ``offset``.
+- ``ACTION`` (the action column of op columns: one row per op),
+  ``CHANGE_ACTOR`` (the actor column of a document's change columns: one row
+  per change) and ``DEFLATE_BIT``.
 
 A column specification is a 32-bit integer: the column id in the high 28 bits,
 bit 3 set if the column's data is DEFLATE-compressed, and the column type in
-bits 0-2 (see ``COLUMN_TYPE_NAMES``). Columns of one set are sorted by
-specification, ignoring the DEFLATE bit.
+bits 0-2. Columns of one set are sorted by specification, ignoring the DEFLATE
+bit, so each specification names at most one column.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from .encodings import Decoded, decode_boolean, decode_int_rle, decode_string_rle
 from .errors import FormatError, TruncatedError
-from .leb128 import read_uleb
-from .limits import Budget
-from .values import check_values
+from .leb128 import read_sleb, read_uleb
 
 __all__ = [
-    "GROUP",
-    "ACTOR",
-    "INTEGER",
-    "DELTA",
-    "BOOLEAN",
-    "STRING",
-    "VALUE_METADATA",
-    "VALUE",
+    "ACTION",
+    "CHANGE_ACTOR",
     "DEFLATE_BIT",
-    "COLUMN_TYPE_NAMES",
-    "Column",
-    "ColumnSet",
     "read_column_metadata",
     "locate_columns",
-    "decode_column_set",
+    "count_rows",
+    "column_rows",
 ]
 
-GROUP, ACTOR, INTEGER, DELTA, BOOLEAN, STRING, VALUE_METADATA, VALUE = range(8)
+ACTION = 0x42  # column 4, integer: the op's action (op columns of both chunks)
+CHANGE_ACTOR = 0x01  # column 0, actor: the change's actor (document chunks)
 DEFLATE_BIT = 0x08
-COLUMN_TYPE_NAMES = (
-    "group",
-    "actor",
-    "integer",
-    "delta",
-    "boolean",
-    "string",
-    "value metadata",
-    "value",
-)
 _U32_MAX = 0xFFFF_FFFF
-# Column types whose runs the checks here need, so they are always kept.
-_KEEP_TYPES = frozenset({GROUP, VALUE_METADATA})
 
 
 def read_column_metadata(buf: bytes, pos: int) -> tuple[list[tuple[int, int]], int]:
@@ -112,146 +89,65 @@ def locate_columns(
     return located, pos
 
 
-@dataclass(slots=True)
-class Column:
-    """One column: normalized ``spec`` (DEFLATE bit cleared) and its ``data``.
+def count_rows(buf: bytes, most: int) -> int:
+    """The rows of run-length encoded unsigned integers in ``buf``.
 
-    ``offset`` is where the column's bytes start in the input; ``deflated`` says
-    whether ``data`` was inflated from them.
+    Runs are a signed LEB128 count, then: one value repeated ``count`` times
+    (count > 0); ``-count`` literal values (count < 0); or an unsigned LEB128
+    number of nulls (count 0). Values are skipped, not kept. Counting stops
+    once it passes ``most`` (the caller's limit), so the work is bounded by it:
+    every run adds a row at least, as an empty run of nulls, which Automerge
+    never writes, is refused. Error offsets are relative to ``buf``.
     """
-
-    spec: int
-    data: bytes
-    offset: int
-    deflated: bool = False
-
-    @property
-    def column_id(self) -> int:
-        """The column id: the specification without its type and DEFLATE bits."""
-        return self.spec >> 4
-
-    @property
-    def column_type(self) -> int:
-        """The column type, one of GROUP ... VALUE."""
-        return self.spec & 0x07
-
-
-@dataclass(slots=True)
-class ColumnSet:
-    """Decoded columns of one set: ``decoded`` by spec, and the set's ``rows``."""
-
-    rows: int
-    decoded: dict[int, Decoded]
-
-    def runs(self, spec: int) -> list:
-        """The kept ``(count, value)`` runs of column ``spec`` ([] if absent)."""
-        found = self.decoded.get(spec)
-        return found.runs if found is not None and found.runs is not None else []
-
-
-def _describe(column: Column, names: dict) -> str:
-    name = names.get(column.spec)
-    kind = COLUMN_TYPE_NAMES[column.column_type]
-    label = f"{name} column" if name else f"column {column.spec:#x}"
-    return f"{label} ({kind}{', deflated' if column.deflated else ''})"
-
-
-def _fail(column: Column, names: dict, reason: str, rel: int | None = 0, cls=None):
-    """A FormatError (or ``cls``) for ``column``, at ``rel`` bytes into its data."""
-    cls = cls or FormatError
-    where = _describe(column, names)
-    if column.deflated:
-        inner = "" if rel is None else f" at offset {rel} of its inflated data"
-        return cls(f"{where}: {reason}{inner}", column.offset)
-    return cls(f"{where}: {reason}", column.offset + (rel or 0))
-
-
-def _decode_one(column: Column, names: dict, keep: bool, budget: Budget):
-    """Decode one column's data according to its type, keeping runs in budget."""
-    col_type = column.column_type
-    keep = keep or col_type in _KEEP_TYPES
-    room = budget.runs_left()
-    try:
-        if col_type == BOOLEAN:
-            found = decode_boolean(column.data, max_runs=room)
-        elif col_type == VALUE:
-            return Decoded(0, 0, None)
-        elif col_type == STRING:
-            found = decode_string_rle(column.data, keep=keep, max_runs=room)
+    rows = pos = 0
+    end = len(buf)
+    while pos < end and rows <= most:
+        start = pos
+        count, pos = read_sleb(buf, pos)
+        if count > 0:
+            _, pos = read_uleb(buf, pos)
+            rows += count
+        elif count < 0:
+            rows -= count
+            if rows > most:
+                break
+            pos = _skip_literal(buf, pos, -count, start)
         else:
-            found = decode_int_rle(
-                column.data, delta=col_type == DELTA, keep=keep, max_runs=room
-            )
-    except FormatError as exc:
-        raise _fail(column, names, exc.reason, exc.offset, type(exc)) from exc
-    if found.runs is not None:
-        budget.add_runs(len(found.runs))
-    return found
+            nulls, pos = read_uleb(buf, pos)
+            if not nulls:
+                raise FormatError("empty run of nulls", start)
+            rows += nulls
+    return rows
 
 
-def decode_column_set(
-    columns: list[Column],
-    *,
-    count_spec: int,
-    actor_count: int,
-    names: dict,
-    budget: Budget,
-    charge_rows: Callable[[int, int], None],
-    what: str,
-    keep: frozenset | None = None,
-) -> ColumnSet:
-    """Decode and cross-check one set of columns; return a ColumnSet.
+def _skip_literal(buf: bytes, pos: int, count: int, start: int) -> int:
+    """Skip ``count`` LEB128 values at ``buf[pos]``; return the position after."""
+    if count > len(buf) - pos:
+        raise TruncatedError(
+            f"literal run of {count} values, but only {len(buf) - pos} bytes "
+            "remain in the column",
+            start,
+        )
+    if buf[pos : pos + count].isascii():  # one byte each, as small values are
+        return pos + count
+    for _ in range(count):
+        _, pos = read_uleb(buf, pos)
+    return pos
 
-    The set has as many rows as the column ``count_spec`` (the action column of
-    an op set, the actor column of change metadata). Every column outside a
-    group must have that many rows or none (an absent or empty column reads as
-    nulls); a column in a group must have as many rows as the group's counts
-    add up to, or none. A value column must hold exactly the values its
-    metadata column describes, and actor columns may only index the
-    ``actor_count`` actors. The rows are charged with ``charge_rows(rows,
-    offset)`` and group entries to ``budget`` before any per-row work. The runs
-    of the columns in ``keep`` (all, if None) are kept for the caller.
+
+def column_rows(
+    data: bytes, most: int, name: str, offset: int, inflated: bool = False
+) -> int:
+    """``count_rows`` of column ``name``, whose bytes start at ``offset``.
+
+    Errors name the column and point at the fault, or for ``inflated`` data at
+    the DEFLATE stream, with the position within the inflated data in the
+    message.
     """
-    decoded: dict[int, Decoded] = {}
-    group_totals = {}
-    for column in columns:
-        spec = column.spec
-        col_type = column.column_type
-        if col_type == VALUE and spec - 1 not in decoded:
-            raise _fail(column, names, "value column without its metadata column")
-        found = _decode_one(column, names, keep is None or spec in keep, budget)
-        decoded[spec] = found
-        if col_type == GROUP:
-            total = sum(n * v for n, v in found.runs if v)
-            budget.add_rows(total, column.offset)
-            group_totals[column.column_id] = total
-        elif col_type == ACTOR and found.top >= actor_count:
-            raise _fail(
-                column,
-                names,
-                f"actor index {found.top} is out of range ({actor_count} actors)",
-                None,
-            )
-
-    rows = decoded[count_spec].rows if count_spec in decoded else 0
-    charge_rows(rows, columns[0].offset if columns else 0)
-    raw_columns = {c.spec: c for c in columns if c.column_type == VALUE}
-    for column in columns:
-        col_type = column.column_type
-        if col_type == VALUE:
-            continue
-        if col_type == VALUE_METADATA:
-            # An absent raw column is an empty one: the values must all be empty.
-            raw = raw_columns.get(column.spec + 1, column)
-            data = raw.data if raw is not column else b""
-            try:
-                check_values(decoded[column.spec].runs, data)
-            except FormatError as exc:
-                raise _fail(raw, names, exc.reason, exc.offset, type(exc)) from exc
-        in_group = col_type != GROUP and column.column_id in group_totals
-        expected = group_totals[column.column_id] if in_group else rows
-        found = decoded[column.spec].rows
-        if found not in (0, expected):
-            scope = "its group's counts add up to" if in_group else f"the {what} has"
-            raise _fail(column, names, f"has {found} rows but {scope} {expected}", None)
-    return ColumnSet(rows=rows, decoded=decoded)
+    try:
+        return count_rows(data, most)
+    except FormatError as exc:
+        if inflated:
+            where = f" at offset {exc.offset} of its inflated data"
+            raise type(exc)(f"{name}: {exc.reason}{where}", offset) from exc
+        raise type(exc)(f"{name}: {exc.reason}", offset + exc.offset) from exc

@@ -1,8 +1,8 @@
 """Header fields shared by change and document chunks.
 
-Public API: ``read_bytes``, ``read_prefixed_bytes``, ``read_hashes`` and
-``read_actors``, each ``(buf, pos, ...) -> (value, pos)``. Counts are checked
-against the bytes that remain before anything is allocated for them.
+Public API: ``read_prefixed_bytes``, ``read_hashes`` and ``read_actors``, each
+``(buf, pos, ...) -> (value, pos)``. Counts are checked against the bytes that
+remain before anything is allocated for them.
 """
 
 from .errors import TruncatedError
@@ -10,23 +10,12 @@ from .leb128 import read_uleb
 
 __all__ = [
     "HASH_SIZE",
-    "read_bytes",
     "read_prefixed_bytes",
     "read_hashes",
     "read_actors",
 ]
 
 HASH_SIZE = 32
-
-
-def read_bytes(buf: bytes, pos: int, length: int, what: str) -> tuple[bytes, int]:
-    """Read ``length`` bytes of ``what`` at ``buf[pos]``; return ``(bytes, pos)``."""
-    end = pos + length
-    if end > len(buf):
-        raise TruncatedError(
-            f"{what} needs {length} bytes, but only {len(buf) - pos} remain", pos
-        )
-    return buf[pos:end], end
 
 
 def read_prefixed_bytes(buf: bytes, pos: int, what: str) -> tuple[bytes, int]:

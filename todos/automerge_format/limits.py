@@ -22,19 +22,14 @@ class Limits:
       listed in a document chunk.
     - ``max_inflated_bytes``: bytes produced by DEFLATE (compressed change chunks
       and compressed document columns), over the whole input.
-    - ``max_ops``: rows declared by op columns, and entries of grouped columns
-      (predecessors, successors, dependencies), over the whole input.
-    - ``max_runs``: runs the reader keeps in memory to cross-check columns (a
-      literal run keeps one per value), over the whole input. Each costs about
-      64 bytes, so this bounds the reader's memory where ``max_inflated_bytes``
-      alone would allow about 64 bytes per inflated byte.
+    - ``max_ops``: ops declared by the action columns (rows), over the whole
+      input.
     """
 
     max_chunks: int = 10_000
     max_changes: int = 1_000_000
     max_inflated_bytes: int = 64 * 1024 * 1024
     max_ops: int = 10_000_000
-    max_runs: int = 1_000_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -43,7 +38,7 @@ DEFAULT_LIMITS = Limits()
 class Budget:
     """What one ``parse_chunks`` call has used of its ``Limits`` so far."""
 
-    __slots__ = ("limits", "chunks", "changes", "inflated", "ops", "runs")
+    __slots__ = ("limits", "chunks", "changes", "inflated", "ops")
 
     def __init__(self, limits: Limits):
         self.limits = limits
@@ -51,15 +46,14 @@ class Budget:
         self.changes = 0
         self.inflated = 0
         self.ops = 0
-        self.runs = 0
 
-    def runs_left(self) -> int:
-        """How many more runs may be kept in memory."""
-        return self.limits.max_runs - self.runs
+    def changes_left(self) -> int:
+        """How many more changes may be declared."""
+        return self.limits.max_changes - self.changes
 
-    def add_runs(self, count: int) -> None:
-        """Count ``count`` more kept runs (checked as they are decoded)."""
-        self.runs += count
+    def ops_left(self) -> int:
+        """How many more ops may be declared."""
+        return self.limits.max_ops - self.ops
 
     def add_chunk(self, offset: int) -> None:
         """Count one more chunk, starting at ``offset``."""
@@ -77,14 +71,12 @@ class Budget:
                 f"more than max_changes={self.limits.max_changes} changes", offset
             )
 
-    def add_rows(self, count: int, offset: int) -> None:
-        """Count ``count`` more op rows or group entries, declared at ``offset``."""
+    def add_ops(self, count: int, offset: int) -> None:
+        """Count ``count`` more ops, declared at ``offset``."""
         self.ops += count
         if self.ops > self.limits.max_ops:
             raise LimitError(
-                f"more than max_ops={self.limits.max_ops} operations or grouped "
-                "column entries",
-                offset,
+                f"more than max_ops={self.limits.max_ops} operations", offset
             )
 
     def inflate(self, data: bytes, offset: int, what: str) -> bytes:

@@ -8,7 +8,8 @@ are the stored heads.
 
 Public API:
 
-- ``apply(doc_id, heads, upload, read_stored, round_trip, want_save)`` -> Applied
+- ``apply(doc_id, heads, upload, read_stored, round_trip, want_save, uploaded)``
+  -> Applied
 - ``save(doc_id, heads, read_stored)`` -> bytes
 - ``decode(doc_id, heads, read_stored, max_chars=None)`` -> (value, changes)
 - ``decode_bytes(data, max_chars=None)`` -> (value, changes), cached nowhere
@@ -128,16 +129,36 @@ def _call(doc_id, function, heads, read_stored, *args, timeout=None):
     return result
 
 
-def apply(doc_id, heads, upload, read_stored, round_trip=True, want_save=False):
+def apply(
+    doc_id,
+    heads,
+    upload,
+    read_stored,
+    round_trip=True,
+    want_save=False,
+    uploaded=(),
+):
     """Apply ``upload`` to document ``doc_id`` at ``heads``; return Applied.
 
     ``round_trip`` checks the result by saving and reloading it (see
-    worker.apply); ``want_save`` asks for the result's save() when it adds changes.
+    worker.apply); ``want_save`` asks for the result's save() when it adds
+    changes; ``uploaded`` lists hashes of changes the upload holds (its change
+    chunks, the heads of its document chunks), each of which must be in the
+    result.
 
     Raises ``Unloadable``, ``DuplicateSeq`` or ``MissingChanges`` when the engine
     refuses it, and ``EngineUnavailable`` when the engine could not finish.
     """
-    result = _call(doc_id, "apply", heads, read_stored, upload, round_trip, want_save)
+    result = _call(
+        doc_id,
+        "apply",
+        heads,
+        read_stored,
+        upload,
+        round_trip,
+        want_save,
+        tuple(uploaded),
+    )
     outcome = result[0]
     if outcome == "conflict":
         raise DuplicateSeq(result[1])

@@ -161,7 +161,7 @@ def _guarded(function):
 
 
 @_guarded
-def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
+def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False, uploaded=()):
     """Apply ``upload`` to the document at ``heads``; say what it added.
 
     Returns one of:
@@ -181,6 +181,12 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
     JS engine apply such a change, then cannot load their own save). A caller
     may leave it out for an upload of document chunks only: loading a document
     chunk already rebuilds its changes and checks their hashes.
+
+    ``uploaded`` lists hashes (bytes) of changes the upload holds: those of its
+    change chunks and the heads of its document chunks. Each must be in the
+    result: receiving a sync message drops a chunk that Automerge cannot read
+    without a word, so a change neither new nor already held makes the upload
+    unloadable.
     """
     try:
         doc = _warm(doc_id, heads, stored)
@@ -198,6 +204,9 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
     if missing:
         return ("missing", missing)
     new = fork.get_changes(doc.get_heads())
+    unread = _unread(doc, new, uploaded)
+    if unread:
+        return ("unloadable", f"change {unread.hex()} cannot be read")
     if not new:
         return ("applied", heads, [], None)
     saved = None
@@ -223,6 +232,14 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False):
         for change in new
     ]
     return ("applied", heads_of(fork), changes, saved)
+
+
+def _unread(doc, new, uploaded):
+    """The first of the ``uploaded`` hashes neither in ``new`` nor in ``doc``."""
+    rest = set(uploaded) - {change.hash for change in new}
+    if rest:  # rare: an upload that repeats changes already held
+        rest -= {change.hash for change in doc.get_changes([])}
+    return min(rest) if rest else None
 
 
 @_guarded

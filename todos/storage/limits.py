@@ -17,7 +17,6 @@ def max_document_bytes():
     return settings.TODOS_MAX_DOCUMENT_BYTES
 
 
-RUN_BYTES = 64  # memory the reader spends on each run it keeps (a tuple in a list)
 # The engine's work grows with the ops it applies (about 3 us each here), and a
 # few compressed bytes can declare millions of them. An upload may declare
 # OPS_FLOOR ops, or OPS_PER_BYTE per byte of the upload if that is more. A genuine
@@ -31,12 +30,13 @@ OPS_PER_BYTE = 64
 def upload_limits(upload_bytes=None):
     """Parsing limits for one upload, derived from the document size limit.
 
-    The reader's memory is bounded by the inflated bytes plus the runs it keeps,
-    so both limits are set to spend about the same: four times the document
-    limit. With ``upload_bytes``, the ops an upload of that size may declare are
-    bounded too (see OPS_PER_BYTE).
+    The pre-check's memory is bounded by the inflated bytes (one compressed
+    column or change at a time). A genuine save of long mixed-script texts
+    inflates about 5-6 times, so the limit is 16 times the document limit, and
+    at least 64 MiB. With ``upload_bytes``, the ops an upload of that size may
+    declare are bounded too (see OPS_PER_BYTE).
     """
-    inflated = max(4 * max_document_bytes(), 1024 * 1024)
+    inflated = max(16 * max_document_bytes(), 64 * 1024 * 1024)
     limits = {}
     if upload_bytes is not None:
         limits["max_ops"] = max(OPS_FLOOR, OPS_PER_BYTE * upload_bytes)
@@ -44,7 +44,6 @@ def upload_limits(upload_bytes=None):
         max_chunks=10_000,
         max_changes=1_000_000,
         max_inflated_bytes=inflated,
-        max_runs=inflated // RUN_BYTES,
         **limits,
     )
 

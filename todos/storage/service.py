@@ -90,13 +90,16 @@ def _write(doc_id, body, sender):
     # Loading a document chunk rebuilds its changes and checks their hashes, so
     # only change chunks need the save-and-reload round trip.
     round_trip = any(chunk.kind == "change" for chunk in chunks)
+    uploaded = [hash_ for chunk in chunks for hash_ in _holds(chunk)]
     saves = any(chunk.kind == "document" for chunk in chunks)
     with database_available(), transaction.atomic():
         document = lock_document(doc_id)
         # A save replaces what is stored with the engine's save of the result,
         # so overlapping saves are never kept side by side.
         replace = saves or not document.chunk_count
-        applied = apply_upload(document, body, round_trip, want_save=replace)
+        applied = apply_upload(
+            document, body, round_trip, want_save=replace, uploaded=uploaded
+        )
         if not applied.changes and (document.chunk_count or not saves):
             return result_of(document, changed=False)
         if not applied.changes:
@@ -114,8 +117,15 @@ def _write(doc_id, body, sender):
     return result
 
 
-def apply_upload(document, body, round_trip, want_save=False):
+def _holds(chunk):
+    """Hashes of changes ``chunk`` holds: its own, or a document's heads."""
+    return (chunk.hash,) if chunk.kind == "change" else chunk.heads
+
+
+def apply_upload(document, body, round_trip, want_save=False, uploaded=()):
     """Apply ``body`` to the locked ``document`` with the engine; return Applied.
+
+    ``uploaded`` lists hashes of changes the upload holds (see engine.apply).
 
     Raises Unloadable (422), HistoryConflict (409), MissingDependencies (409) or
     EngineBusy (503) when the engine refuses or cannot finish; nothing is written.
@@ -128,6 +138,7 @@ def apply_upload(document, body, round_trip, want_save=False):
             lambda: stored_bytes(document.doc_id),
             round_trip=round_trip,
             want_save=want_save,
+            uploaded=uploaded,
         )
     except engine.DuplicateSeq as exc:
         raise HistoryConflict(
