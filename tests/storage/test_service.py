@@ -255,12 +255,15 @@ def test_upload_over_the_limit_is_refused_with_413(case, settings):
 
 def test_write_that_would_grow_the_document_past_the_limit_is_refused(case, settings):
     storage.write_document(DOC, case["base"])
-    settings.TODOS_MAX_DOCUMENT_BYTES = len(case["base"]) + len(case["a1"]) - 1
+    before = stored()
+    # The stored form may pass the document limit by 1/16 (the engine's save of
+    # a list runs a little larger than the client's), and no further.
+    settings.TODOS_MAX_DOCUMENT_BYTES = (len(before) + len(case["a1"])) * 16 // 17
 
-    with pytest.raises(storage.TooLarge):
+    with pytest.raises(storage.TooLarge, match="stores at most"):
         storage.write_document(DOC, case["a1"])
 
-    assert stored() == case["base"]
+    assert stored() == before
 
 
 @pytest.mark.parametrize("doc_id", ["", "a" * 65, "../etc/passwd", "a b", "é"])

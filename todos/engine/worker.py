@@ -105,19 +105,22 @@ def _read_uleb(data, pos):
             return value, pos
 
 
-def _sync_message(upload):
+def _sync_message(upload, uploaded=()):
     """A sync message that carries ``upload`` (any Automerge chunks) as its changes.
 
     Receiving it is the engine's incremental load: chunks already held are
     skipped, a document chunk with unknown changes is loaded (and its hashes
-    checked), and a change whose dependencies are absent is held back, not applied.
+    checked), a change whose dependencies are absent is held back, not applied,
+    and a chunk the engine cannot read is dropped without a word. The message
+    names the ``uploaded`` hashes as the sender's heads, so the reply's ``need``
+    lists whichever of them did not arrive, with the missing dependencies.
     """
-    empty = _uleb(0)
     return (
         bytes([SYNC_MESSAGE_TYPE])
-        + empty
-        + empty
-        + empty
+        + _uleb(len(uploaded))
+        + b"".join(uploaded)
+        + _uleb(0)  # need
+        + _uleb(0)  # have
         + _uleb(1)
         + (_uleb(len(upload)) + upload)
     )
@@ -197,16 +200,17 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False, uploa
     fork = doc.fork()
     state = SyncState()
     try:
-        fork.receive_sync_message(state, Message.decode(_sync_message(upload)))
+        message = Message.decode(_sync_message(upload, uploaded))
+        fork.receive_sync_message(state, message)
         missing = _needs(fork.generate_sync_message(state))
     except BaseException as exc:  # noqa: BLE001
         return _engine_error(exc)
+    unread = sorted(set(missing) & {hash_.hex() for hash_ in uploaded})
+    if unread:
+        return ("unloadable", f"change {unread[0]} cannot be read")
     if missing:
         return ("missing", missing)
     new = fork.get_changes(doc.get_heads())
-    unread = _unread(doc, new, uploaded)
-    if unread:
-        return ("unloadable", f"change {unread.hex()} cannot be read")
     if not new:
         return ("applied", heads, [], None)
     saved = None
@@ -232,14 +236,6 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False, uploa
         for change in new
     ]
     return ("applied", heads_of(fork), changes, saved)
-
-
-def _unread(doc, new, uploaded):
-    """The first of the ``uploaded`` hashes neither in ``new`` nor in ``doc``."""
-    rest = set(uploaded) - {change.hash for change in new}
-    if rest:  # rare: an upload that repeats changes already held
-        rest -= {change.hash for change in doc.get_changes([])}
-    return min(rest) if rest else None
 
 
 @_guarded

@@ -11,7 +11,7 @@ import hashlib
 
 from ..models import Chunk
 from .errors import TooLarge
-from .limits import max_document_bytes
+from .limits import max_stored_bytes
 
 WRITTEN_FIELDS = [
     "size",
@@ -70,10 +70,12 @@ def append_changes(document, applied):
 
 def record(document, applied):
     """Save the document row's summary after one chunk was written at the end."""
-    if document.size > max_document_bytes():
+    if document.size > max_stored_bytes():
         raise TooLarge(
             f"Storing this upload would make the document {document.size} bytes; "
-            f"the limit is {max_document_bytes()} bytes (TODOS_MAX_DOCUMENT_BYTES)."
+            f"this server stores at most {max_stored_bytes()} bytes per document "
+            "(TODOS_MAX_DOCUMENT_BYTES and 1/16 more). Start a new list, or "
+            "remove finished items and ask an operator to compact it."
         )
     if applied is not None:
         for change in applied.changes:
