@@ -388,3 +388,19 @@ def test_a_document_over_one_mebibyte_opens_over_the_websocket(live_server_facto
     assert socket_.status == 101
     assert socket_.receive() == (0x2, stored)
     socket_.close()
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("path", ["/docs/headed", "/docs/headed.json"])
+def test_a_head_request_gets_headers_and_no_body(daphne, case, path):
+    assert raw_request(daphne.port, "PUT", "/docs/headed", case["base"])[0] == 200
+    with socket.create_connection(("127.0.0.1", daphne.port), timeout=30) as sock:
+        request = f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close"
+        sock.sendall(request.encode() + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"etag:" in head.lower()
+    assert body == b""

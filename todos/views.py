@@ -81,7 +81,13 @@ def read(request, doc_id):
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         return not_modified
-    response = HttpResponse(stored.data, content_type="application/octet-stream")
+    response = HttpResponse(
+        b"" if request.method == "HEAD" else stored.data,
+        content_type="application/octet-stream",
+    )
+    # A HEAD answer has no body (Daphne sends whatever the view returns) but the
+    # length a GET would have.
+    response["Content-Length"] = str(len(stored.data))
     response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
     return response
@@ -130,6 +136,12 @@ def document_json(request, doc_id):
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         return not_modified
+    if request.method == "HEAD":
+        # No body, and no decoding: the ETag says all a HEAD can ask.
+        response = HttpResponse(b"", content_type="application/json")
+        response["ETag"] = etag
+        patch_cache_control(response, no_cache=True)
+        return response
     snapshot = display.snapshot_of(doc_id, stored)
     display.refresh_summary(doc_id, stored.etag, snapshot)
     if snapshot.error:

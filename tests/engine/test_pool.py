@@ -1,9 +1,17 @@
 """Engine processes: calls run elsewhere, and a stuck or dead one is replaced."""
 
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from tests import automerge_node
 from todos.engine import pool as engine_pool
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BIG = """
 import * as Automerge from '@automerge/automerge'
@@ -45,3 +53,33 @@ def test_documents_keep_to_one_process():
 
     assert slots == {0, 1, 2}
     assert engines.slot_of("list-7") == engines.slot_of("list-7")
+
+
+def test_engine_processes_end_when_their_server_is_killed(tmp_path):
+    # A server process killed with SIGKILL cannot stop its engine processes.
+    script = (
+        "import os, sys\n"
+        "from todos.engine.pool import Pool\n"
+        "pool = Pool(workers=1)\n"
+        "pool.call('doc', 'apply', [], b'', b'', False)\n"
+        "print(list(pool._executors[0]._processes), flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True
+    )
+    (pid,) = json.loads(done.stdout)
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and running(pid):
+        time.sleep(0.2)
+    assert not running(pid)
+
+
+def running(pid):
+    """Whether process ``pid`` exists and has not ended (a zombie has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

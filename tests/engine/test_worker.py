@@ -126,12 +126,18 @@ def test_the_cache_evicts_the_least_recently_used_past_its_byte_limit(made):
 def test_decode_gives_plain_values_and_the_changes(made):
     heads = stored(made)
 
-    outcome, value, changes = worker.decode("doc", heads, None)
+    outcome, value, changes, decoded_heads = worker.decode("doc", heads, None)
 
-    assert outcome == "decoded"
+    assert outcome == "decoded" and decoded_heads == heads
     assert value == {
         "title": "T",
         "items": [{"text": f"item {i}", "done": False} for i in range(3)],
     }
     assert [c[2] for c in changes] == [1, 2, 3, 4]
     assert all(c[3] > 1_700_000_000 for c in changes)  # seconds, as written
+
+
+def test_decode_can_leave_the_changes_out(made):
+    heads = stored(made)
+
+    assert worker.decode("doc", heads, None, None, False)[2] == []

@@ -7,6 +7,7 @@ title and counts on the document row (``refresh_summary``), which the admin's
 list shows without decoding anything.
 """
 
+import dataclasses
 import hashlib
 
 from django.core.cache import cache
@@ -26,30 +27,30 @@ def snapshot_of(doc_id, stored):
     right across a compaction (new bytes, same heads). The engine process that
     owns the document decodes it from its warm copy when it has one at the
     stored heads, else from ``stored.data``; the snapshot is cached under the
-    heads of what was decoded.
+    heads of what was decoded. The time of the latest change comes from the
+    document row, which every write keeps current: listing a save's changes
+    would cost the engine seconds for a large list.
     """
-    row = Document.objects.filter(doc_id=doc_id).values_list("heads", flat=True)
-    heads = sorted(row.first() or [])
+    row = Document.objects.filter(doc_id=doc_id).values_list("heads", "last_change_at")
+    heads, last_change_at = row.first() or ([], None)
+    heads = sorted(heads)
     snapshot = cache.get(_key(heads))
     if snapshot is None:
         decoded = {}
 
         def decode():
-            value, changes = engine.decode(doc_id, heads, lambda: stored.data)
-            decoded["heads"] = heads_of(changes)
-            return value, changes
+            found = engine.decode(
+                doc_id, heads, lambda: stored.data, with_changes=False
+            )
+            decoded["heads"] = found.heads
+            return found
 
         snapshot = _snapshot(decode)
         if not snapshot.error:
             cache.set(_key(decoded["heads"]), snapshot, CACHE_SECONDS)
+    if snapshot.last_change_at is None and last_change_at is not None:
+        snapshot = dataclasses.replace(snapshot, last_change_at=last_change_at)
     return snapshot
-
-
-def heads_of(changes):
-    """The heads of a document given its changes ``(hash, ..., deps)``: the
-    hashes no change depends on, sorted."""
-    depended = {dep for change in changes for dep in change[-1]}
-    return sorted({change[0] for change in changes} - depended)
 
 
 def _key(heads):

@@ -114,7 +114,7 @@ def decode(data):
 def _snapshot(decoded):
     """A Snapshot of what ``decoded()`` (an engine decode) returns, or its error."""
     try:
-        value, changes = decoded()
+        value, changes, _ = decoded()
     except engine.Unloadable as exc:
         return Snapshot(error=f"Automerge could not load the document: {exc}.")
     except engine.EngineUnavailable as exc:

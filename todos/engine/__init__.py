@@ -11,8 +11,8 @@ Public API:
 - ``apply(doc_id, heads, upload, read_stored, round_trip, want_save, uploaded)``
   -> Applied
 - ``save(doc_id, heads, read_stored)`` -> bytes
-- ``decode(doc_id, heads, read_stored, max_chars=None)`` -> (value, changes)
-- ``decode_bytes(data, max_chars=None)`` -> (value, changes), cached nowhere
+- ``decode(doc_id, heads, read_stored, max_chars, with_changes)`` -> Decoded
+- ``decode_bytes(data, max_chars=None)`` -> Decoded, cached nowhere
 - ``Applied``; errors ``Refused`` (``Unloadable``, ``DuplicateSeq``,
   ``MissingChanges``) and ``EngineUnavailable`` (``EngineTimeout``)
 - ``configure(workers, timeout, cache_docs, cache_bytes)`` and ``shutdown()``
@@ -23,6 +23,7 @@ process lacks a warm copy at ``heads``.
 
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .pool import EngineTimeout, EngineUnavailable, Pool
 from .worker import NEED_STORED
@@ -30,6 +31,7 @@ from .worker import NEED_STORED
 __all__ = [
     "Applied",
     "Change",
+    "Decoded",
     "Refused",
     "Unloadable",
     "DuplicateSeq",
@@ -67,13 +69,23 @@ class MissingChanges(Refused):
 
 @dataclass(frozen=True)
 class Change:
-    """One change as the engine reports it: hash, actor, seq, deps (hex), bytes."""
+    """One change as the engine reports it: hash, actor, seq, deps (hex), bytes,
+    and its time (seconds since the epoch by its author's clock, 0 if unknown)."""
 
     hash: str
     actor: str
     seq: int
     deps: list
     data: bytes
+    time: int = 0
+
+
+class Decoded(NamedTuple):
+    """A decoded document: its value, its changes (if asked for) and its heads."""
+
+    value: object
+    changes: list
+    heads: list
 
 
 @dataclass(frozen=True)
@@ -178,17 +190,19 @@ def save(doc_id, heads, read_stored):
     return _unwrap(_call(doc_id, "save", heads, read_stored))[0]
 
 
-def decode(doc_id, heads, read_stored, max_chars=None):
-    """``(value, changes)`` of document ``doc_id`` at ``heads`` (see worker.decode).
+def decode(doc_id, heads, read_stored, max_chars=None, with_changes=True):
+    """Document ``doc_id`` at ``heads``, decoded (see worker.decode): Decoded.
 
     Raises Unloadable if the stored bytes do not load.
     """
-    return _unwrap(_call(doc_id, "decode", heads, read_stored, max_chars))
+    result = _call(doc_id, "decode", heads, read_stored, max_chars, with_changes)
+    return Decoded(*_unwrap(result))
 
 
 def decode_bytes(data, max_chars=None):
-    """``(value, changes)`` of Automerge bytes ``data``, kept nowhere."""
-    return _unwrap(engines().call("", "decode", [], data, max_chars, routing=None))
+    """Automerge bytes ``data`` decoded, kept nowhere: Decoded."""
+    result = engines().call("", "decode", [], data, max_chars, routing=None)
+    return Decoded(*_unwrap(result))
 
 
 def _unwrap(result):

@@ -15,6 +15,8 @@ Each returns plain data (tuples, lists, bytes, str) that pickles cheaply.
 
 import functools
 import os
+import threading
+import time
 from collections import OrderedDict
 
 from automerge.core import ROOT, Document, Message, ObjType, SyncState
@@ -43,10 +45,26 @@ def start(cache_docs=32, cache_bytes=32 * 1024 * 1024, silence_stderr=True):
     the server's log is no place for the latter.
     """
     _limits.update(docs=cache_docs, bytes=cache_bytes)
+    _exit_with_parent(os.getppid())
     if silence_stderr:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
+
+
+def _exit_with_parent(parent, every=1.0):
+    """End this process soon after ``parent`` ends, however it ended.
+
+    A server process killed with SIGKILL cannot stop its engine processes; they
+    would live on, holding their documents' memory.
+    """
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def heads_of(doc):
@@ -175,7 +193,7 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False, uploa
       would not survive ``save()`` then ``load()`` with the same heads;
     - ``("missing", [hash, ...])``: changes depend on hashes the document lacks;
     - ``("applied", new_heads, changes, saved)`` where ``changes`` lists the new
-      changes as ``(hash, actor, seq, deps, bytes)`` in dependency order (empty
+      changes as ``(hash, actor, seq, deps, bytes, time)`` in dependency order (empty
       when the upload added nothing) and ``saved`` is the result's ``save()``
       when the round trip made one or ``want_save`` asked for it, else None.
 
@@ -232,6 +250,7 @@ def apply(doc_id, heads, stored, upload, round_trip=True, want_save=False, uploa
             change.seq,
             [dep.hex() for dep in change.deps],
             change.raw_bytes,
+            change_time(change),
         )
         for change in new
     ]
@@ -254,15 +273,17 @@ def save(doc_id, heads, stored):
 
 
 @_guarded
-def decode(doc_id, heads, stored, max_chars=None):
-    """``("decoded", value, changes)``: the document as plain Python data.
+def decode(doc_id, heads, stored, max_chars=None, with_changes=True):
+    """``("decoded", value, changes, heads)``: the document as plain Python data.
 
     ``value`` is the root map as dicts, lists, strings and scalars (texts as
     ``str``); ``changes`` lists each change as ``(hash, actor, seq, time,
-    message, deps)`` in dependency order, ``time`` in seconds since the epoch as
-    the author's clock gave it (0 if unknown). ``max_chars`` bounds each text's
-    length. With ``doc_id`` None, ``stored`` is decoded and not kept. Returns
-    NEED_STORED, or ``("unloadable", message)`` if the bytes do not load.
+    message, deps)`` in dependency order (empty unless ``with_changes``: for a
+    document loaded from a save, the engine rebuilds every change to list them,
+    which costs seconds for a list of long texts); ``heads`` are the decoded
+    document's. ``max_chars`` bounds each text's length. With ``doc_id`` None,
+    ``stored`` is decoded and not kept. Returns NEED_STORED, or
+    ``("unloadable", message)`` if the bytes do not load.
     """
     try:
         if doc_id is None:
@@ -276,17 +297,24 @@ def decode(doc_id, heads, stored, max_chars=None):
                 c.hash.hex(),
                 c.actor_id.hex(),
                 c.seq,
-                # The binding reads the change's time field (seconds, as the
-                # JS library writes it) as milliseconds; undo that.
-                round(c.timestamp.timestamp() * 1000),
+                change_time(c),
                 c.message,
                 [d.hex() for d in c.deps],
             )
-            for c in doc.get_changes([])
+            for c in (doc.get_changes([]) if with_changes else ())
         ]
-        return ("decoded", _extract(doc, ROOT, max_chars), changes)
+        return ("decoded", _extract(doc, ROOT, max_chars), changes, heads_of(doc))
     except BaseException as exc:  # noqa: BLE001
         return ("unloadable", _engine_error(exc)[1])
+
+
+def change_time(change):
+    """A change's time field: seconds since the epoch, by its author's clock.
+
+    The binding reads the field (seconds, as the JS library writes it) as
+    milliseconds; this undoes that.
+    """
+    return round(change.timestamp.timestamp() * 1000)
 
 
 def _extract(doc, obj, max_chars):

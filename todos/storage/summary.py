@@ -3,10 +3,11 @@
 A write stores what the engine reports: the new changes appended as one chunk,
 or one save of the whole document in place of every stored chunk. The document
 row keeps what reads and acknowledgements need without touching the chunks:
-heads (from the engine), clock, counts, size and an ETag that folds the chunks'
-digests in order.
+heads (from the engine), clock, counts, size, the latest change's time and an
+ETag that folds the chunks' digests in order.
 """
 
+import datetime
 import hashlib
 
 from ..models import Chunk
@@ -21,6 +22,7 @@ WRITTEN_FIELDS = [
     "heads",
     "etag",
     "next_position",
+    "last_change_at",
 ]
 
 
@@ -83,8 +85,22 @@ def record(document, applied):
                 document.clock[change.actor] = change.seq
         document.heads = list(applied.heads)
         document.change_count += len(applied.changes)
+        latest = latest_time(applied.changes)
+        if latest and (not document.last_change_at or latest > document.last_change_at):
+            document.last_change_at = latest
     document.next_position += 1
     document.save(update_fields=[*WRITTEN_FIELDS, "updated_at"])
+
+
+def latest_time(changes):
+    """The latest of the changes' times (their authors' clocks), as UTC, or None."""
+    seconds = max((change.time for change in changes), default=0)
+    if not seconds:
+        return None
+    try:
+        return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def etag_of(chunk_digests, etag=""):
