@@ -23,8 +23,21 @@ SERVICE_WORKER = "todos/sw.js"
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
 
+def home(request):
+    """The site root: a small page whose script (home.js) opens the list used last.
+
+    Only the browser knows which lists it has, so the choice is made there; a
+    browser with none gets a new list.
+    """
+    return render(request, "todos/home.html")
+
+
 def new_list(request):
-    """Start a new list: send the browser to a fresh, unguessable document id."""
+    """Start a new list: send the browser to a fresh, unguessable document id.
+
+    The app makes new ids in the browser ("New list" works offline); this is the
+    link for pages and scripts. Nothing is stored until something is typed.
+    """
     return redirect("todos:list", doc_id=secrets.token_urlsafe(NEW_DOC_ID_BYTES))
 
 

@@ -304,3 +304,16 @@ function spy(object, methods) {
 	}
 	return calls;
 }
+
+describe('a list nobody edits', () => {
+	test('a list opened and never edited is never uploaded', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		await waitFor(() => state(a) === 'saved', 2000, 'a to connect');
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		assert.equal(server.uploads.length, 0);
+		assert.equal(server.stored(), null);
+		a.add('now it is');
+		await waitFor(() => serverTexts(server).length === 1, 2000, 'the first edit to be uploaded');
+	});
+});
