@@ -1,0 +1,48 @@
+"""Rough edges: item text wraps between words."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+ORDINARY_TEXT = (
+    "Remember to compare the quarterly electricity statements with the neighbourhood "
+    "cooperative's figures before Wednesday afternoon, then telephone the customer "
+    "representatives about unexplained surcharges and miscellaneous administrative fees"
+)
+
+# Per word of a label: the distinct lines (tops of its boxes) it was laid out on.
+WORD_LINES = """(label) => {
+    const node = label.firstChild;
+    const words = [];
+    for (const match of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = [...range.getClientRects()]
+            .filter((rect) => rect.width > 0)
+            .map((rect) => Math.round(rect.top));
+        words.push({word: match[0], lines: [...new Set(tops)]});
+    }
+    return words;
+}"""
+
+
+def test_item_text_wraps_between_words_and_never_inside_one(app):
+    app.add(ORDINARY_TEXT)
+    words = app.labels.first.evaluate(WORD_LINES)
+    assert len(words) == len(ORDINARY_TEXT.split())
+    split = [entry["word"] for entry in words if len(entry["lines"]) != 1]
+    assert split == [], f"words split across lines: {split}"
+    lines = {entry["lines"][0] for entry in words}
+    assert len(lines) >= 3, "the text should wrap onto several lines"
+
+
+def test_only_a_string_longer_than_the_line_breaks_inside(app):
+    unbroken = "x" * 300
+    app.add(f"see {unbroken} here")
+    label = app.labels.first
+    words = {entry["word"]: entry["lines"] for entry in label.evaluate(WORD_LINES)}
+    assert len(words[unbroken]) > 1, "the long string breaks to fit"
+    assert len(words["see"]) == 1 and len(words["here"]) == 1
+    overflow = label.evaluate("(el) => el.scrollWidth - el.clientWidth")
+    assert overflow <= 0, "nothing sticks out of the item"
