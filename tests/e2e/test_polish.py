@@ -1,6 +1,9 @@
-"""Rough edges: item text wraps between words."""
+"""Rough edges: item text wraps between words, the title looks editable."""
+
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -46,3 +49,33 @@ def test_only_a_string_longer_than_the_line_breaks_inside(app):
     assert len(words["see"]) == 1 and len(words["here"]) == 1
     overflow = label.evaluate("(el) => el.scrollWidth - el.clientWidth")
     assert overflow <= 0, "nothing sticks out of the item"
+
+
+def test_the_list_title_looks_editable_and_untitled_is_a_placeholder(app):
+    page = app.page
+    expect(app.title).to_have_value("")
+    expect(app.title).to_have_attribute("placeholder", "Untitled list")
+
+    def expect_affordance(shown):
+        # A pencil and an underline, once any transition has finished.
+        page.wait_for_function(
+            """([el, shown]) => {
+                const style = getComputedStyle(el);
+                const pencil = style.backgroundImage.includes('svg');
+                const line = style.boxShadow !== 'none';
+                const settled = el.getAnimations().length === 0;
+                return settled && pencil === shown && line === shown;
+            }""",
+            arg=[app.title.element_handle(), shown],
+            timeout=2_000,
+        )
+
+    page.mouse.move(0, 0)
+    expect_affordance(False)
+    app.title.hover()
+    expect_affordance(True)
+    page.mouse.move(0, 0)
+    expect_affordance(False)
+    app.title.focus()
+    expect_affordance(True)
+    expect(page).to_have_title(re.compile("^Untitled list"))
