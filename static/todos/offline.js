@@ -17,13 +17,17 @@ const HOME_SCRIPT = new URL('./home.js', import.meta.url).href;
 
 /**
  * Register the service worker at `swUrl` (no-op without one) and store the
- * shell, with the site root's page (`rootUrl`).
+ * shell, with the site root's page (`rootUrl`). A page opened offline was served
+ * from the stored shell: it stores it again once the network is back.
  */
 export async function enableOffline(swUrl, staticUrl, rootUrl) {
 	if (!swUrl || !('serviceWorker' in navigator) || !('caches' in globalThis)) {
 		return false;
 	}
 	await navigator.serviceWorker.register(`${swUrl}?static=${encodeURIComponent(staticUrl)}`, { scope: '/' });
+	if (navigator.onLine === false) {
+		await new Promise((resolve) => window.addEventListener('online', resolve, { once: true }));
+	}
 	await storeShell(staticUrl, rootUrl);
 	await navigator.serviceWorker.ready;
 	return true;

@@ -1,9 +1,11 @@
-"""Rough edges: item text wraps between words, the title looks editable."""
+"""Rough edges: text wraps between words, the title looks editable, a quiet console."""
 
 import re
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.e2e.pages import TodoApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -79,3 +81,46 @@ def test_the_list_title_looks_editable_and_untitled_is_a_placeholder(app):
     app.title.focus()
     expect_affordance(True)
     expect(page).to_have_title(re.compile("^Untitled list"))
+
+
+def test_the_console_stays_quiet_through_a_session_online_and_offline(
+    new_context, shared_server
+):
+    context = new_context()
+    messages = []
+
+    def console(message):
+        if message.type in ("warning", "error"):
+            messages.append(f"{message.type}: {message.text}")
+
+    def listen(page):
+        page.on("console", console)
+        page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+
+    context.on("page", listen)
+    app = TodoApp(context.new_page()).open_home(shared_server.url)
+    app.title.fill("Errands")
+    app.title.press("Enter")
+    app.add("post the letter", "buy stamps")
+    app.edit("buy stamps", "buy stamps and envelopes")
+    app.toggle("post the letter")
+    app.expect_saved()
+    app.expect_offline_ready()
+
+    context.set_offline(True)
+    app.expect_status("offline")
+    app.add("made offline")
+    app.edit("made offline", "made and edited offline")
+    expect(app.status).to_have_attribute("data-unsynced", "true")
+    app.reload()  # the page opens from the stored shell
+    app.expect_items(
+        ["post the letter", "buy stamps and envelopes", "made and edited offline"]
+    )
+    app.open_home(shared_server.url)  # so does '/', on the same list
+    app.add("after reopening offline")
+    app.page.wait_for_timeout(1_500)  # a few reconnection periods
+
+    context.set_offline(False)
+    app.expect_saved()
+    app.page.wait_for_timeout(500)
+    assert messages == []
