@@ -211,6 +211,24 @@ def test_list_page_renders(client):
     assert b"abc_DEF-123" in response.content
 
 
+@pytest.mark.parametrize(
+    "query, href, text",
+    [
+        ("?from=abc_DEF-123", "/lists/abc_DEF-123/", "Back to your list"),
+        ("", "/", "Open your lists"),
+        ("?from=../admin/", "/", "Open your lists"),
+        ("?from=" + "x" * 65, "/", "Open your lists"),
+    ],
+)
+def test_how_it_works_links_back_to_the_list_it_opened_from(client, query, href, text):
+    response = client.get("/how-it-works/" + query)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'<a class="back" href="{href}">← {text}</a>' in page
+    assert "admin" not in page
+
+
 def test_service_worker_is_served_from_the_root(client):
     response = client.get("/sw.js")
 

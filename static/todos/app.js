@@ -19,6 +19,7 @@ const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
 const view = new View();
 const recent = new RecentLists();
 recent.opened(docId);
+view.linkHowItWorks(docId);
 
 /** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
 async function openStorage() {

@@ -64,6 +64,7 @@ export class View {
 		this.$listLinks = qs('.list-links', root);
 		this.$newList = qs('.new-list', root);
 		this.$listsMenu = qs('.lists-menu details', root);
+		this.$howItWorks = qs('.how-it-works-link', root);
 		this.editing = null;
 		this.handlers = {};
 		this.closeMenuOnLeave();
@@ -285,6 +286,15 @@ export class View {
 			$control.focus();
 		}
 		return Boolean($control);
+	}
+
+	/** Point the "How this works" link back at list `docId`. */
+	linkHowItWorks(docId) {
+		if (this.$howItWorks) {
+			const url = new URL(this.$howItWorks.href);
+			url.searchParams.set('from', docId);
+			this.$howItWorks.href = url.pathname + url.search;
+		}
 	}
 
 	/** Say whether the share link was copied; show it to copy by hand if not. */
