@@ -183,9 +183,19 @@ def test_stored_document_loads_in_automerge_after_many_writes(client, case):
     assert texts == ["eggs", "milk", "never uploaded", "orphan"]
 
 
+def test_root_serves_the_page_that_picks_the_list_in_the_browser(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'src="/static/todos/home.js"' in page
+    assert 'data-root="/"' in page
+    assert "<script>" not in page  # no inline script: the choice is home.js's
+
+
 def test_new_list_redirects_to_a_fresh_unguessable_id(client):
-    first = client.get("/")
-    second = client.get("/")
+    first = client.get("/new/")
+    second = client.get("/new/")
 
     assert first.status_code == 302
     assert first["Location"].startswith("/lists/")
@@ -199,6 +209,24 @@ def test_list_page_renders(client):
 
     assert response.status_code == 200
     assert b"abc_DEF-123" in response.content
+
+
+@pytest.mark.parametrize(
+    "query, href, text",
+    [
+        ("?from=abc_DEF-123", "/lists/abc_DEF-123/", "Back to your list"),
+        ("", "/", "Open your lists"),
+        ("?from=../admin/", "/", "Open your lists"),
+        ("?from=" + "x" * 65, "/", "Open your lists"),
+    ],
+)
+def test_how_it_works_links_back_to_the_list_it_opened_from(client, query, href, text):
+    response = client.get("/how-it-works/" + query)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'<a class="back" href="{href}">← {text}</a>' in page
+    assert "admin" not in page
 
 
 def test_service_worker_is_served_from_the_root(client):

@@ -8,7 +8,8 @@ from .models import DOC_ID_PATTERN
 app_name = "todos"
 
 urlpatterns = [
-    re_path(r"^$", views.new_list, name="new_list"),
+    re_path(r"^$", views.home, name="home"),
+    re_path(r"^new/$", views.new_list, name="new_list"),
     re_path(rf"^lists/(?P<doc_id>{DOC_ID_PATTERN})/$", views.list_page, name="list"),
     re_path(r"^how-it-works/$", views.how_it_works, name="how_it_works"),
     re_path(r"^sw\.js$", views.service_worker, name="service_worker"),

@@ -8,23 +8,39 @@ directly, and to address a document at all one must know its unguessable id, whi
 is the capability that protects writes (README, "Security").
 """
 
+import re
 import secrets
 
 from django.contrib.staticfiles import finders
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
 from . import display, ratelimit, storage
+from .models import DOC_ID_PATTERN
 
 SERVICE_WORKER = "todos/sw.js"
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
 
+def home(request):
+    """The site root: a small page whose script (home.js) opens the list used last.
+
+    Only the browser knows which lists it has, so the choice is made there; a
+    browser with none gets a new list.
+    """
+    return render(request, "todos/home.html")
+
+
 def new_list(request):
-    """Start a new list: send the browser to a fresh, unguessable document id."""
+    """Start a new list: send the browser to a fresh, unguessable document id.
+
+    The app makes new ids in the browser ("New list" works offline); this is the
+    link for pages and scripts. Nothing is stored until something is typed.
+    """
     return redirect("todos:list", doc_id=secrets.token_urlsafe(NEW_DOC_ID_BYTES))
 
 
@@ -157,5 +173,16 @@ def document_json(request, doc_id):
 
 
 def how_it_works(request):
-    """A short page on how lists are kept: locally, synced, merged, shared by id."""
-    return render(request, "todos/how_it_works.html")
+    """A short page on how lists are kept: locally, synced, merged, shared by id.
+
+    ``?from=<doc_id>`` (set by the list page's link) makes its "back" link return
+    to that list; without it the link goes to the site root, which opens the
+    list this browser used last.
+    """
+    from_id = request.GET.get("from", "")
+    if re.fullmatch(DOC_ID_PATTERN, from_id):
+        back = reverse("todos:list", kwargs={"doc_id": from_id}), "Back to your list"
+    else:
+        back = reverse("todos:home"), "Open your lists"
+    context = {"back_url": back[0], "back_label": back[1]}
+    return render(request, "todos/how_it_works.html", context)

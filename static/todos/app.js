@@ -6,7 +6,7 @@
 import * as Automerge from '@automerge/automerge/slim';
 import { Controller } from './controller.js';
 import { todoDocument } from './doc.js';
-import { docIdFromPath, knownLists, listPath, newListId, rememberList, retitleList } from './lists.js';
+import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
 import { enableOffline } from './offline.js';
 import { IndexedDBStorage, MemoryStorage } from './persistence.js';
 import { Store, channelName } from './store.js';
@@ -17,6 +17,9 @@ const $app = document.querySelector('.todoapp');
 const { root, wasmUrl, swUrl, staticUrl } = $app.dataset;
 const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
 const view = new View();
+const recent = new RecentLists();
+recent.opened(docId);
+view.linkHowItWorks(docId);
 
 /** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
 async function openStorage() {
@@ -36,8 +39,7 @@ async function main() {
 
 	const pathOf = (id) => listPath(root, id);
 	const showLists = (lists) => view.showLists(lists, docId, pathOf);
-	showLists(rememberList(docId, todos.title(store.doc)));
-	const controller = new Controller({ store, view, todos, onTitle: (title) => showLists(retitleList(docId, title)) });
+	const controller = new Controller({ store, view, todos, onSummary: (summary) => showLists(recent.update(docId, summary)) });
 
 	const base = new URL(root, location.href);
 	const sync = new Sync({
@@ -55,10 +57,12 @@ async function main() {
 		view.showShared(url, Boolean(copied));
 	});
 	view.bindNewList(() => location.assign(pathOf(newListId())));
+	view.bindOpenLists(() => showLists(recent.all()));
+	view.bindRemoveList((id) => showLists(recent.remove(id)));
 	window.addEventListener('hashchange', () => controller.setRoute(location.hash));
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());
-	window.addEventListener('storage', () => showLists(knownLists()));
+	window.addEventListener('storage', () => showLists(recent.all()));
 	document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && sync.retry());
 
 	controller.setRoute(location.hash);
@@ -67,7 +71,7 @@ async function main() {
 	document.documentElement.dataset.ready = 'true';
 	window.todos = { store, sync, todos };
 
-	enableOffline(swUrl, staticUrl).then(
+	enableOffline(swUrl, staticUrl, root).then(
 		(enabled) => {
 			document.documentElement.dataset.offlineReady = String(enabled);
 		},

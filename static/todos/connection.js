@@ -8,6 +8,9 @@
  * `upload` goes by `POST /docs/<id>` (the tutorial's path), `GET /docs/<id>`
  * stands in for the frames, and the socket is retried with exponential backoff
  * and jitter. Whether the server was reachable at the last try is `online`.
+ * While the browser says it has no network (`navigator.onLine` false) nothing
+ * is tried (each try would only fail, and the browser logs every failed
+ * request as an error) until `retry()`, which the page calls on `online`.
  *
  * What is uploaded and what frames mean is sync.js's business; it hears of this
  * module through four hooks: `received(bytes, complete)` for the server's bytes
@@ -24,6 +27,11 @@ import { Timers } from './timers.js';
 export const RETRY_MIN_MS = 500;
 export const RETRY_MAX_MS = 8000;
 export const ACK_TIMEOUT_MS = 15000;
+
+/** False while the browser says it has no network (true where there is no `navigator`). */
+function browserOnline() {
+	return globalThis.navigator?.onLine !== false;
+}
 
 /** A refusal from the server: `status` is 400, 409 or 413. */
 export class UploadRefused extends Error {
@@ -45,8 +53,9 @@ export class Connection {
 	 * @param {function} options.fetch The fetch function.
 	 * @param {object} options.hooks `{received, updated, reachable, changed}`, see above.
 	 * @param {object} [options.timing] Overrides of `{retryMin, retryMax, ackTimeout}` (ms).
+	 * @param {function(): boolean} [options.isOnline] False while the browser has no network.
 	 */
-	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {} }) {
+	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {}, isOnline = browserOnline }) {
 		this.docUrl = docUrl;
 		this.wsUrl = wsUrl;
 		this.WebSocket = WebSocket;
@@ -54,6 +63,7 @@ export class Connection {
 		this.hooks = hooks;
 		this.timing = { retryMin: RETRY_MIN_MS, retryMax: RETRY_MAX_MS, ackTimeout: ACK_TIMEOUT_MS, ...timing };
 		this.timers = new Timers();
+		this.isOnline = isOnline;
 		this.ws = null;
 		this.wsOpen = false;
 		this.firstFrame = false;
@@ -93,6 +103,8 @@ export class Connection {
 		if (!this.ws) {
 			this.connect();
 		} else if (this.wsOpen) {
+			this.online = true; // the socket outlived the network's absence
+			this.hooks.changed();
 			this.hooks.reachable(true);
 		}
 	}
@@ -111,6 +123,9 @@ export class Connection {
 	 */
 	async upload(bytes) {
 		try {
+			if (!this.isOnline()) {
+				throw new NetworkError('This browser is offline.');
+			}
 			const ack = await (this.wsOpen ? this.uploadWebSocket(bytes) : this.uploadHttp(bytes));
 			this.online = true;
 			return ack;
@@ -134,6 +149,9 @@ export class Connection {
 	async pull(fresh = false) {
 		if (fresh) {
 			this.etag = null;
+		}
+		if (!this.isOnline()) {
+			return false;
 		}
 		let response;
 		let bytes = null;
@@ -195,6 +213,10 @@ export class Connection {
 
 	connect() {
 		if (this.stopped || this.ws) {
+			return;
+		}
+		if (!this.isOnline()) {
+			this.wentOffline(); // and wait for retry() when the network is back
 			return;
 		}
 		let ws = null;

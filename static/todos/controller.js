@@ -24,13 +24,13 @@ export class Controller {
 	 * @param {Store} options.store The document's store.
 	 * @param {View} options.view The view.
 	 * @param {object} options.todos The document operations (doc.js).
-	 * @param {function(string)} [options.onTitle] Told the title after each render.
+	 * @param {function(object)} [options.onSummary] Told the list's summary (doc.js) after each render.
 	 */
-	constructor({ store, view, todos, onTitle = () => {} }) {
+	constructor({ store, view, todos, onSummary = () => {} }) {
 		this.store = store;
 		this.view = view;
 		this.todos = todos;
-		this.onTitle = onTitle;
+		this.onSummary = onSummary;
 		this.route = '';
 		this.editBase = new Map();
 		this.titleBase = null;
@@ -79,7 +79,7 @@ export class Controller {
 			title,
 			route: this.route,
 		});
-		this.onTitle(title);
+		this.onSummary(todos.summary(store.doc));
 	}
 
 	saveEdit(id, text) {

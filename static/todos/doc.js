@@ -61,6 +61,26 @@ export function todoDocument(Automerge) {
 			}));
 	}
 
+	/**
+	 * What the lists menu shows of a list: `{ edited, title, firstItem, changedAt }`.
+	 *
+	 * `edited` is false while the list holds only the genesis change (nobody has
+	 * typed anything), `changedAt` is the time of its latest change (ms; the
+	 * newest of its heads, each stamped by the device that made it), or null.
+	 */
+	function summary(doc) {
+		const heads = A.getHeads(doc);
+		const edited = !(heads.length === genesisHeads.length && heads.every((head) => genesisHeads.includes(head)));
+		const seconds = Math.max(0, ...heads.map((head) => A.inspectChange(doc, head)?.time || 0));
+		const [first] = items(doc);
+		return {
+			edited,
+			title: title(doc),
+			firstItem: first ? first.text : '',
+			changedAt: edited && seconds > 0 ? seconds * 1000 : null,
+		};
+	}
+
 	/** Counts of all, active (not done) and completed items. */
 	function counts(doc) {
 		const all = items(doc);
@@ -203,6 +223,7 @@ export function todoDocument(Automerge) {
 		initialHeads,
 		title,
 		items,
+		summary,
 		counts,
 		addItem,
 		setDone,

@@ -1,48 +1,119 @@
 /**
- * The lists opened in this browser (ids and last-seen titles, in localStorage),
- * and the ids and paths of lists.
+ * The lists used in this browser (in localStorage): the lists menu, the list
+ * that '/' opens, and the ids and paths of lists.
+ *
+ * A list joins the menu once it is edited (a title or an item, here or
+ * anywhere): a list opened and never touched leaves no trace but the "last
+ * opened" pointer, so that '/' opened again returns to it instead of making
+ * yet another empty list.
  */
 
-const STORAGE_KEY = 'todos.lists';
+const LISTS_KEY = 'todos.lists';
+const LAST_OPENED_KEY = 'todos.lastOpened';
 const MAX_LISTS = 50;
 const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, like the server's
 const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
+const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** The remembered lists, most recently opened first: `[{id, title, openedAt}]`. */
-export function knownLists(storage = globalThis.localStorage) {
-	try {
-		const lists = JSON.parse(storage.getItem(STORAGE_KEY) || '[]');
-		return Array.isArray(lists) ? lists.filter((list) => list && typeof list.id === 'string') : [];
-	} catch {
-		return [];
+export class RecentLists {
+	/**
+	 * @param {Storage} [storage] localStorage by default.
+	 * @param {function(): number} [clock] Date.now by default.
+	 */
+	constructor(storage = globalThis.localStorage, clock = Date.now) {
+		this.storage = storage;
+		this.clock = clock;
+		this.seen = new Set(); // lists this page has put at the front of the menu
 	}
-}
 
-/** Remember that list `id` (titled `title`) is open now; returns the lists. */
-export function rememberList(id, title, storage = globalThis.localStorage, now = Date.now()) {
-	const others = knownLists(storage).filter((list) => list.id !== id);
-	const lists = [{ id, title: String(title || ''), openedAt: now }, ...others].slice(0, MAX_LISTS);
-	try {
-		storage.setItem(STORAGE_KEY, JSON.stringify(lists));
-	} catch {
-		// Storage full or disabled: the menu just forgets.
-	}
-	return lists;
-}
-
-/** Update the remembered title of list `id`, keeping its place; returns the lists. */
-export function retitleList(id, title, storage = globalThis.localStorage) {
-	const lists = knownLists(storage);
-	const list = lists.find((entry) => entry.id === id);
-	if (list && list.title !== title) {
-		list.title = String(title || '');
+	/** The menu's lists, most recently used first: `[{id, title, firstItem, changedAt, openedAt}]`. */
+	all() {
 		try {
-			storage.setItem(STORAGE_KEY, JSON.stringify(lists));
+			const lists = JSON.parse(this.storage.getItem(LISTS_KEY) || '[]');
+			return Array.isArray(lists) ? lists.filter((list) => list && typeof list.id === 'string' && LIST_ID.test(list.id)) : [];
 		} catch {
-			// As above.
+			return [];
 		}
 	}
-	return lists;
+
+	/** The id of the list '/' opens: the last one used here, else the last opened, else null. */
+	homeId() {
+		const [last] = this.all();
+		if (last) {
+			return last.id;
+		}
+		const opened = this._read(LAST_OPENED_KEY);
+		return opened && LIST_ID.test(opened) ? opened : null;
+	}
+
+	/** Note that list `id` is open in this page. */
+	opened(id) {
+		this._write(LAST_OPENED_KEY, id);
+	}
+
+	/**
+	 * Record list `id`'s summary (doc.js `summary`); returns the menu's lists.
+	 *
+	 * An edited list goes to the front of the menu the first time this page sees
+	 * it edited (when it is opened, or when its first edit is made or arrives);
+	 * after that its entry is updated in place, and not brought back if it was
+	 * removed meanwhile. A list never edited is left out.
+	 */
+	update(id, { edited, title, firstItem, changedAt }) {
+		const lists = this.all();
+		if (!edited) {
+			return lists;
+		}
+		const index = lists.findIndex((list) => list.id === id);
+		const entry = { id, title: String(title || ''), firstItem: String(firstItem || ''), changedAt: changedAt || null };
+		if (!this.seen.has(id)) {
+			this.seen.add(id);
+			const others = lists.filter((list) => list.id !== id);
+			return this._save([{ ...entry, openedAt: this.clock() }, ...others].slice(0, MAX_LISTS));
+		}
+		if (index < 0 || sameEntry(lists[index], entry)) {
+			return lists;
+		}
+		lists[index] = { ...lists[index], ...entry };
+		return this._save(lists);
+	}
+
+	/** Take list `id` out of this browser's menu (its document is kept); returns the lists. */
+	remove(id) {
+		if (this._read(LAST_OPENED_KEY) === id) {
+			this._write(LAST_OPENED_KEY, null);
+		}
+		return this._save(this.all().filter((list) => list.id !== id));
+	}
+
+	_save(lists) {
+		this._write(LISTS_KEY, JSON.stringify(lists));
+		return lists;
+	}
+
+	_read(key) {
+		try {
+			return this.storage.getItem(key);
+		} catch {
+			return null;
+		}
+	}
+
+	_write(key, value) {
+		try {
+			if (value === null) {
+				this.storage.removeItem(key);
+			} else {
+				this.storage.setItem(key, value);
+			}
+		} catch {
+			// Storage full or disabled: the menu just forgets.
+		}
+	}
+}
+
+function sameEntry(a, b) {
+	return a.title === b.title && a.firstItem === b.firstItem && a.changedAt === b.changedAt;
 }
 
 /** A fresh random list id (URL-safe base64 of 144 random bits), made offline. */

@@ -3,37 +3,52 @@
  *
  * The page stores its own shell (its HTML and every same-origin file it loaded,
  * as the browser's resource timing lists them) in Cache Storage, which the
- * service worker (sw.js) shares. Offline, the worker answers a list page with
- * that HTML (the app reads the list id from the address) and the files from the
- * cache; the list itself comes from IndexedDB.
+ * service worker (sw.js) shares, with the site root's page and its script
+ * (home.js). Offline, the worker answers a list page with that HTML (the app
+ * reads the list id from the address), '/' with the root's page (which opens
+ * the list used last) and the files from the cache; the list itself comes from
+ * IndexedDB.
  */
 
 export const SHELL_CACHE = 'todos-shell-v1';
 export const SHELL_KEY = '/todos-offline-shell'; // a URL no route serves, the same from page and worker
+export const HOME_KEY = '/todos-offline-home'; // the root's page, likewise
+const HOME_SCRIPT = new URL('./home.js', import.meta.url).href;
 
-/** Register the service worker at `swUrl` (no-op without one) and store the shell. */
-export async function enableOffline(swUrl, staticUrl) {
+/**
+ * Register the service worker at `swUrl` (no-op without one) and store the
+ * shell, with the site root's page (`rootUrl`). A page opened offline was served
+ * from the stored shell: it stores it again once the network is back.
+ */
+export async function enableOffline(swUrl, staticUrl, rootUrl) {
 	if (!swUrl || !('serviceWorker' in navigator) || !('caches' in globalThis)) {
 		return false;
 	}
 	await navigator.serviceWorker.register(`${swUrl}?static=${encodeURIComponent(staticUrl)}`, { scope: '/' });
-	await storeShell(staticUrl);
+	if (navigator.onLine === false) {
+		await new Promise((resolve) => window.addEventListener('online', resolve, { once: true }));
+	}
+	await storeShell(staticUrl, rootUrl);
 	await navigator.serviceWorker.ready;
 	return true;
 }
 
-/** Put this page's HTML and the static files it loaded into the shell cache. */
-async function storeShell(staticUrl) {
+/** Put this page's HTML, the root's page and the static files they load into the shell cache. */
+async function storeShell(staticUrl, rootUrl) {
 	const cache = await caches.open(SHELL_CACHE);
-	const page = await fetch(location.pathname, { cache: 'no-store' });
+	const [page, home] = await Promise.all([location.pathname, rootUrl].map((url) => fetch(url, { cache: 'no-store' })));
 	if (page.ok) {
 		await cache.put(SHELL_KEY, page);
+	}
+	if (home.ok) {
+		await cache.put(HOME_KEY, home);
 	}
 	const staticPrefix = new URL(staticUrl, location.href).href;
 	const files = performance
 		.getEntriesByType('resource')
 		.map((entry) => entry.name.split('#')[0])
-		.filter((url) => url.startsWith(staticPrefix));
+		.filter((url) => url.startsWith(staticPrefix))
+		.concat(HOME_SCRIPT);
 	await Promise.all(
 		[...new Set(files)].map(async (url) => {
 			const response = await fetch(url);

@@ -3,12 +3,14 @@
  *
  * Network first, so a working server always serves the current app; when the
  * network fails, list pages get the stored shell (offline.js) and static files
- * their stored copies, and '/' starts a new list with an id made here. The
- * storage API and the WebSocket are never intercepted.
+ * their stored copies, '/' the root's stored page (which opens the list used
+ * last) and '/new/' a new list with an id made here. The storage API and the
+ * WebSocket are never intercepted.
  */
 
 const SHELL_CACHE = 'todos-shell-v1';
 const SHELL_KEY = '/todos-offline-shell'; // as in offline.js
+const HOME_KEY = '/todos-offline-home'; // as in offline.js
 const NETWORK_TIMEOUT_MS = 4000;
 const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
 const NEW_ID_BYTES = 18;
@@ -26,7 +28,9 @@ self.addEventListener('fetch', (event) => {
 	if (request.mode === 'navigate' && LIST_PAGE.test(url.pathname)) {
 		event.respondWith(networkFirst(request, () => caches.match(SHELL_KEY, { cacheName: SHELL_CACHE })));
 	} else if (request.mode === 'navigate' && url.pathname === '/') {
-		event.respondWith(networkFirst(request, async () => Response.redirect(`/lists/${newListId()}/`, 302)));
+		event.respondWith(networkFirst(request, async () => (await caches.match(HOME_KEY, { cacheName: SHELL_CACHE })) || newList()));
+	} else if (request.mode === 'navigate' && url.pathname === '/new/') {
+		event.respondWith(networkFirst(request, async () => newList()));
 	} else if (url.pathname.startsWith(STATIC_PREFIX)) {
 		event.respondWith(networkFirst(request, () => caches.match(request, { cacheName: SHELL_CACHE, ignoreSearch: true })));
 	}
@@ -59,6 +63,10 @@ function withTimeout(promise, ms) {
 			}
 		);
 	});
+}
+
+function newList() {
+	return Response.redirect(`/lists/${newListId()}/`, 302);
 }
 
 function newListId() {

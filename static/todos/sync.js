@@ -44,8 +44,9 @@ export class Sync {
 	 * @param {function} [options.WebSocket] The WebSocket constructor (none: HTTP only).
 	 * @param {function} [options.fetch] The fetch function.
 	 * @param {object} [options.timing] Overrides of the delays (ms), for tests.
+	 * @param {function(): boolean} [options.isOnline] False while the browser has no network (connection.js).
 	 */
-	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {} }) {
+	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {}, isOnline }) {
 		this.store = store;
 		this.docId = docId;
 		this.initialHeads = initialHeads;
@@ -56,6 +57,7 @@ export class Sync {
 			WebSocket,
 			fetch,
 			timing,
+			isOnline,
 			hooks: {
 				received: (bytes, complete) => this.mergeFromServer(bytes, complete),
 				updated: (frame) => this.serverUpdated(frame),

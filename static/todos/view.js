@@ -64,6 +64,7 @@ export class View {
 		this.$listLinks = qs('.list-links', root);
 		this.$newList = qs('.new-list', root);
 		this.$listsMenu = qs('.lists-menu details', root);
+		this.$howItWorks = qs('.how-it-works-link', root);
 		this.editing = null;
 		this.handlers = {};
 		this.closeMenuOnLeave();
@@ -92,7 +93,9 @@ export class View {
 			}
 		});
 		document.addEventListener('click', (event) => {
-			if ($menu.open && !$menu.contains(event.target)) {
+			// The path, not the target: a click on "remove" re-renders the menu
+			// before the event gets here, so its target is no longer in it.
+			if ($menu.open && !event.composedPath().includes($menu)) {
 				$menu.open = false;
 			}
 		});
@@ -260,12 +263,37 @@ export class View {
 		this.$statusText.textContent = text;
 	}
 
-	/** Show the lists opened in this browser. */
+	/** Show the lists used in this browser (see listLinksHTML), keeping focus in the menu. */
 	showLists(lists, currentId, pathOf) {
-		const html = listLinksHTML(lists, currentId, pathOf);
-		if (html !== this.listsHTML) {
-			this.listsHTML = html;
-			this.$listLinks.innerHTML = html;
+		const html = listLinksHTML(lists, currentId, pathOf, Date.now());
+		if (html === this.listsHTML) {
+			return;
+		}
+		const $focused = this.$listLinks.contains(document.activeElement) ? document.activeElement : null;
+		const focusedId = $focused && $focused.closest('li[data-id]')?.dataset.id;
+		this.listsHTML = html;
+		this.$listLinks.innerHTML = html;
+		if (focusedId) {
+			this.focusListEntry(focusedId, $focused.className);
+		}
+	}
+
+	/** Focus the control of class `className` in list `id`'s menu entry; false if it is gone. */
+	focusListEntry(id, className = 'list-link') {
+		const $entry = [...this.$listLinks.children].find(($li) => $li.dataset.id === id);
+		const $control = $entry && $entry.getElementsByClassName(className)[0];
+		if ($control) {
+			$control.focus();
+		}
+		return Boolean($control);
+	}
+
+	/** Point the "How this works" link back at list `docId`. */
+	linkHowItWorks(docId) {
+		if (this.$howItWorks) {
+			const url = new URL(this.$howItWorks.href);
+			url.searchParams.set('from', docId);
+			this.$howItWorks.href = url.pathname + url.search;
 		}
 	}
 
@@ -352,6 +380,27 @@ export class View {
 
 	bindNewList(handler) {
 		this.$newList.addEventListener('click', () => handler());
+	}
+
+	/** `handler()` when the lists menu opens (to show fresh times). */
+	bindOpenLists(handler) {
+		this.$listsMenu.addEventListener('toggle', () => {
+			if (this.$listsMenu.open) {
+				handler();
+			}
+		});
+	}
+
+	/** `handler(id)` when a list's remove button is pressed; focus moves to a neighbour. */
+	bindRemoveList(handler) {
+		delegate(this.$listLinks, '.list-remove', 'click', ($button) => {
+			const $entry = $button.closest('li[data-id]');
+			const $neighbour = $entry.nextElementSibling || $entry.previousElementSibling;
+			handler($entry.dataset.id);
+			if (!($neighbour && this.focusListEntry($neighbour.dataset.id, 'list-remove'))) {
+				this.$newList.focus();
+			}
+		});
 	}
 
 	call(name, ...args) {

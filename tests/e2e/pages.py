@@ -35,8 +35,13 @@ class TodoApp:
         return LIST_URL.search(self.page.url.split("#")[0]).group(1)
 
     def start_new_list(self, base_url):
-        """Open the site root, which starts a new list."""
+        """Open the site root, which starts a new list in a browser that has none."""
+        return self.open_home(base_url)
+
+    def open_home(self, base_url):
+        """Open the site root; its script goes on to a list page, which is awaited."""
         self.page.goto(f"{base_url}/")
+        self.page.wait_for_url(LIST_URL)
         self.wait_ready()
         return self
 

@@ -102,10 +102,17 @@ def test_the_sync_status_says_saved_after_a_change(app):
     expect(app.status).to_contain_text("Saved")
 
 
-def test_the_footer_links_to_how_this_works(app):
-    expect(app.page.get_by_role("link", name="How this works")).to_have_attribute(
-        "href", "/how-it-works/"
-    )
+def test_how_this_works_links_back_to_the_list_it_was_opened_from(app):
+    app.add("still here")
+    list_url = app.url.split("#")[0]
+    link = app.page.get_by_role("link", name="How this works")
+    expect(link).to_have_attribute("href", f"/how-it-works/?from={app.doc_id}")
+    link.click()
+    expect(app.page).to_have_title(re.compile("^How this works"))
+    app.page.get_by_role("link", name="Back to your list").first.click()
+    app.wait_ready()
+    assert app.url == list_url
+    app.expect_items(["still here"])
 
 
 def test_every_control_has_an_accessible_name(app):

@@ -162,3 +162,34 @@ describe('the title', () => {
 		assert.deepEqual(texts(doc), ['only item']);
 	});
 });
+
+describe('the summary (what the lists menu shows)', () => {
+	test('a new list is not edited and has no change time', () => {
+		assert.deepEqual(todos.summary(todos.create()), { edited: false, title: '', firstItem: '', changedAt: null });
+	});
+
+	test('gives the title, the first item and the time of the latest change', () => {
+		const before = Math.floor(Date.now() / 1000) * 1000;
+		let doc = todos.addItem(todos.create(), 'milk');
+		doc = todos.addItem(doc, 'eggs');
+		const summary = todos.summary(doc);
+		assert.equal(summary.edited, true);
+		assert.equal(summary.title, '');
+		assert.equal(summary.firstItem, 'milk');
+		assert.ok(summary.changedAt >= before && summary.changedAt <= Date.now(), summary.changedAt);
+		assert.equal(todos.summary(todos.setTitle(doc, 'Groceries')).title, 'Groceries');
+	});
+
+	test('takes the newest head of concurrent changes, as stamped by their devices', () => {
+		const base = todos.create();
+		const early = Automerge.change(Automerge.clone(base), { time: 1_000 }, (d) => d.items.push({ text: 'early', done: false }));
+		const late = Automerge.change(Automerge.clone(base), { time: 2_000 }, (d) => d.items.push({ text: 'late', done: false }));
+		assert.equal(todos.summary(Automerge.merge(early, late)).changedAt, 2_000_000);
+	});
+
+	test('a list whose edits were all undone is still edited', () => {
+		const doc = todos.setTitle(todos.setTitle(todos.create(), 'Once'), '');
+		assert.equal(todos.summary(doc).edited, true);
+		assert.equal(todos.summary(doc).title, '');
+	});
+});

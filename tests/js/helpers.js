@@ -18,7 +18,7 @@ export const todos = todoDocument(Automerge);
  * A started device on document `docId`: its own storage, store and Sync against
  * `server` (over its WebSocket unless `webSocket` is false).
  */
-export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing }) {
+export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing, isOnline }) {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage, channel }).open();
 	const sync = new Sync({
 		store,
@@ -29,6 +29,7 @@ export async function startDevice(server, docId, { storage = new MemoryStorage()
 		WebSocket: webSocket ? server.WebSocket : undefined,
 		fetch: server.fetch,
 		timing,
+		isOnline,
 	});
 	sync.start();
 	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { filterItems, routeFromHash } from '../../static/todos/controller.js';
-import { docIdFromPath, knownLists, listPath, newListId, rememberList, retitleList } from '../../static/todos/lists.js';
-import { escapeForHTML, itemCounter, itemHTML, listLinksHTML } from '../../static/todos/template.js';
+import { RecentLists, docIdFromPath, listPath, newListId } from '../../static/todos/lists.js';
+import { changedText, escapeForHTML, itemCounter, itemHTML, listLinksHTML } from '../../static/todos/template.js';
 
 class FakeLocalStorage {
 	constructor() {
@@ -16,32 +16,92 @@ class FakeLocalStorage {
 	setItem(key, value) {
 		this.values.set(key, String(value));
 	}
+	removeItem(key) {
+		this.values.delete(key);
+	}
 }
 
-describe('the lists opened in this browser', () => {
-	test('the last opened list comes first, each once', () => {
+const NOT_EDITED = { edited: false, title: '', firstItem: '', changedAt: null };
+const edited = (title, firstItem = '', changedAt = 1000) => ({ edited: true, title, firstItem, changedAt });
+
+/** `RecentLists` on `storage` whose clock reads 1, 2, 3, ... */
+function recentLists(storage) {
+	let now = 0;
+	return new RecentLists(storage, () => (now += 1));
+}
+
+const ids = (lists) => lists.map((list) => list.id);
+
+describe('the lists used in this browser', () => {
+	test('a list never edited stays out of the menu, but is where "/" goes back to', () => {
 		const storage = new FakeLocalStorage();
-		rememberList('a', 'A', storage, 1);
-		rememberList('b', '', storage, 2);
-		rememberList('a', 'A', storage, 3);
-		assert.deepEqual(knownLists(storage).map((list) => list.id), ['a', 'b']);
+		const page = recentLists(storage);
+		assert.equal(page.homeId(), null);
+		page.opened('blank');
+		assert.deepEqual(page.update('blank', NOT_EDITED), []);
+		assert.deepEqual(page.all(), []);
+		assert.equal(new RecentLists(storage).homeId(), 'blank');
 	});
 
-	test('retitling keeps the order', () => {
+	test('a list joins the menu, at the front, with its first edit', () => {
 		const storage = new FakeLocalStorage();
-		rememberList('a', 'A', storage);
-		rememberList('b', 'B', storage);
-		retitleList('a', 'Renamed', storage);
-		assert.deepEqual(knownLists(storage).map((list) => [list.id, list.title]), [
-			['b', 'B'],
-			['a', 'Renamed'],
+		recentLists(storage).update('old', edited('Old'));
+		const page = recentLists(storage);
+		page.opened('new');
+		page.update('new', NOT_EDITED);
+		const lists = page.update('new', edited('', 'milk', 5000));
+		assert.deepEqual(ids(lists), ['new', 'old']);
+		assert.deepEqual(lists[0], { id: 'new', title: '', firstItem: 'milk', changedAt: 5000, openedAt: 1 });
+	});
+
+	test('"/" goes to the list used last, not to an untouched one opened since', () => {
+		const storage = new FakeLocalStorage();
+		const first = recentLists(storage);
+		first.opened('used');
+		first.update('used', edited('Used'));
+		const second = recentLists(storage);
+		second.opened('untouched');
+		second.update('untouched', NOT_EDITED);
+		assert.equal(new RecentLists(storage).homeId(), 'used');
+	});
+
+	test('opening an edited list brings it to the front; later updates keep its place', () => {
+		const storage = new FakeLocalStorage();
+		recentLists(storage).update('a', edited('A'));
+		recentLists(storage).update('b', edited('B'));
+		const page = recentLists(storage);
+		assert.deepEqual(ids(page.update('a', edited('A'))), ['a', 'b']);
+		recentLists(storage).update('b', edited('B'));
+		const lists = page.update('a', edited('Renamed', 'x', 2000));
+		assert.deepEqual(lists.map((list) => [list.id, list.title, list.changedAt]), [
+			['b', 'B', 1000],
+			['a', 'Renamed', 2000],
 		]);
+	});
+
+	test('a removed list leaves the menu and is not brought back by the page that has it open', () => {
+		const storage = new FakeLocalStorage();
+		const page = recentLists(storage);
+		page.opened('a');
+		page.update('a', edited('A'));
+		recentLists(storage).update('b', edited('B'));
+		assert.deepEqual(ids(new RecentLists(storage).remove('a')), ['b']);
+		assert.deepEqual(ids(page.update('a', edited('A again'))), ['b']);
+		assert.equal(page.homeId(), 'b');
+		new RecentLists(storage).remove('b');
+		assert.equal(page.homeId(), null, 'the removed list is not the last opened any more');
+		assert.deepEqual(ids(recentLists(storage).update('a', edited('A'))), ['a'], 'opened again, it is back');
 	});
 
 	test('damaged storage reads as no lists', () => {
 		const storage = new FakeLocalStorage();
 		storage.setItem('todos.lists', '{not json');
-		assert.deepEqual(knownLists(storage), []);
+		assert.deepEqual(new RecentLists(storage).all(), []);
+		storage.setItem('todos.lists', JSON.stringify([{ id: '../x' }, { id: 'ok' }, null]));
+		assert.deepEqual(ids(new RecentLists(storage).all()), ['ok']);
+		storage.setItem('todos.lastOpened', 'not an id!');
+		storage.setItem('todos.lists', '[]');
+		assert.equal(new RecentLists(storage).homeId(), null);
 	});
 
 	test('new ids are 24 URL-safe characters (144 random bits) and differ', () => {
@@ -68,6 +128,38 @@ describe('templates', () => {
 		assert.match(html, /class="completed"/);
 		assert.match(html, / checked>/);
 		assert.ok(!listLinksHTML([{ id: 'x', title: '<script>' }], 'x', (id) => `/lists/${id}/`).includes('<script>'));
+	});
+
+	test('the lists menu shows the title, or "Untitled list" and the first item, and when it changed', () => {
+		const now = Date.UTC(2025, 2, 10, 12);
+		const pathOf = (id) => `/lists/${id}/`;
+		const html = listLinksHTML(
+			[
+				{ id: 'a', title: 'Groceries', firstItem: 'milk', changedAt: now - 5 * 60 * 1000 },
+				{ id: 'b', title: '', firstItem: '<i>eggs</i>', changedAt: now - 30 * 1000 },
+			],
+			'b',
+			pathOf,
+			now
+		);
+		assert.match(html, /<a class="list-link" href="\/lists\/a\/"><span class="list-name">Groceries<\/span><time [^>]*>changed 5 minutes ago<\/time><\/a>/);
+		assert.ok(!html.includes('>milk<'), 'a titled list shows no item');
+		assert.match(html, /href="\/lists\/b\/" aria-current="page"><span class="list-name untitled">Untitled list<\/span><span class="list-first-item">&lt;i&gt;eggs&lt;\/i&gt;<\/span>/);
+		assert.match(html, /datetime="2025-03-10T11:59:30.000Z"[^>]*>changed just now</);
+		assert.match(html, /aria-label="Remove “Groceries” from this browser’s lists"/);
+		assert.match(listLinksHTML([], null, pathOf), /lists-empty/);
+	});
+
+	test('change times read as people say them', () => {
+		const now = Date.UTC(2025, 2, 10, 12);
+		const minute = 60 * 1000;
+		assert.equal(changedText(now + 5 * minute, now), 'just now');
+		assert.equal(changedText(now - 59 * 1000, now), 'just now');
+		assert.equal(changedText(now - minute, now), '1 minute ago');
+		assert.equal(changedText(now - 3 * 60 * minute, now), '3 hours ago');
+		assert.equal(changedText(now - 25 * 60 * minute, now), 'yesterday');
+		assert.equal(changedText(now - 3 * 24 * 60 * minute, now), '3 days ago');
+		assert.equal(changedText(Date.UTC(2024, 11, 25, 12), now), 'Dec 25, 2024');
 	});
 
 	test('the counter is pluralised and wraps the number in <strong>', () => {

@@ -304,3 +304,61 @@ function spy(object, methods) {
 	}
 	return calls;
 }
+
+describe('a list nobody edits', () => {
+	test('a list opened and never edited is never uploaded', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		await waitFor(() => state(a) === 'saved', 2000, 'a to connect');
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		assert.equal(server.uploads.length, 0);
+		assert.equal(server.stored(), null);
+		a.add('now it is');
+		await waitFor(() => serverTexts(server).length === 1, 2000, 'the first edit to be uploaded');
+	});
+});
+
+describe('a browser without a network', () => {
+	/** `server`'s WebSocket and fetch, counting every attempt in `tries`. */
+	function counted(server, tries) {
+		const Socket = server.WebSocket;
+		const fetch = server.fetch;
+		return {
+			WebSocket: class extends Socket {
+				constructor(url) {
+					tries.push(`ws ${url}`);
+					super(url);
+				}
+			},
+			fetch: (url, options = {}) => {
+				tries.push(`${options.method || 'GET'} ${url}`);
+				return fetch(url, options);
+			},
+		};
+	}
+
+	test('while the browser is offline nothing is tried; retry() when it is back uploads', async () => {
+		const server = new FakeServer();
+		const tries = [];
+		let online = false;
+		const { store, sync } = await device(counted(server, tries), { isOnline: () => online });
+		store.change((doc) => todos.addItem(doc, 'made offline'));
+		await waitFor(() => state({ sync }) === 'offline' && sync.status().unsynced, 2000, 'the offline status');
+		await new Promise((resolve) => setTimeout(resolve, 100)); // several retry periods
+		assert.deepEqual(tries, []);
+		online = true;
+		sync.retry();
+		await waitFor(() => serverTexts(server).length === 1 && state({ sync }) === 'saved', 2000, 'the upload');
+		assert.ok(tries.length > 0);
+	});
+
+	test('a socket that outlived the network says saved again on retry()', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		await waitFor(() => state(a) === 'saved');
+		a.sync.wentOffline();
+		assert.equal(state(a), 'offline');
+		a.sync.retry();
+		assert.equal(state(a), 'saved');
+	});
+});
