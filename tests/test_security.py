@@ -7,6 +7,7 @@ requests whose paths no client library normalises.
 
 import base64
 import http.client
+import json
 import os
 import secrets
 import socket
@@ -214,6 +215,110 @@ def test_a_websocket_to_an_unknown_path_is_refused_without_a_server_error(daphne
     own.close()
     daphne.stop()
     assert "Exception inside application" not in daphne.log_path.read_text()
+
+
+# --- clear refusals: invalid ids, form bodies, unknown hosts -------------------------
+
+NOT_DOCUMENTS = ["/docs/bad%20id", "/docs/" + "x" * 65, "/docs/", "/docs", "/docs/a/b"]
+FORMS = ["multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded"]
+
+
+def assert_json_error(status, content_type, body, expected):
+    assert status == expected, (status, body[:200])
+    assert content_type == "application/json", content_type
+    assert json.loads(body)["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", NOT_DOCUMENTS)
+def test_an_invalid_document_id_is_a_json_404(client, path):
+    for method in ("get", "head", "put", "post", "delete"):
+        if method in ("get", "head"):
+            response = getattr(client, method)(path)
+        else:
+            response = getattr(client, method)(path, b"x", content_type=OCTETS)
+        assert response.status_code == 404, (method, path)
+        assert response["Content-Type"] == "application/json"
+        if method != "head":
+            assert "1 to 64 characters" in response.json()["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content_type", FORMS)
+@pytest.mark.parametrize("method", ["put", "post"])
+def test_a_form_body_is_refused_with_415(client, case, method, content_type):
+    response = getattr(client, method)(
+        "/docs/formed", case["base"], content_type=content_type
+    )
+
+    assert_json_error(
+        response.status_code, response["Content-Type"], response.content, 415
+    )
+    assert "application/octet-stream" in response.json()["error"]
+    assert client.get("/docs/formed").status_code == 404  # nothing stored
+
+
+@pytest.mark.django_db
+def test_a_real_multipart_post_is_refused_with_415(client):
+    response = client.post("/docs/formed", {"file": "x", "field": "y"})
+
+    assert response.status_code == 415
+
+
+@pytest.mark.django_db
+def test_an_unknown_host_is_a_400_in_process(client, caplog):
+    response = client.get("/docs/x", headers={"host": "evil.example"})
+
+    assert_json_error(
+        response.status_code, response["Content-Type"], response.content, 400
+    )
+    records = [r for r in caplog.records if "evil.example" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is None
+
+
+def raw_answer(port, method, path, body=b"", headers=None):
+    """Like ``raw_request``, also returning the Content-Type."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        headers = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if body or method in ("PUT", "POST"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.live
+def test_clear_refusals_from_a_live_daphne(daphne, case):
+    for path in NOT_DOCUMENTS:
+        for method in ("GET", "PUT", "POST"):
+            answer = raw_answer(daphne.port, method, path, b"x")
+            assert_json_error(*answer, 404)
+    for content_type in FORMS:
+        for method in ("PUT", "POST"):
+            answer = raw_answer(
+                daphne.port,
+                method,
+                "/docs/formed",
+                case["base"],
+                {"Content-Type": content_type},
+            )
+            assert_json_error(*answer, 415)
+    assert raw_answer(daphne.port, "GET", "/docs/formed")[0] == 404
+
+    for host in ("evil.example", "127.0.0.1.evil.example:8000", "bad host"):
+        answer = raw_answer(daphne.port, "GET", "/docs/x", headers={"Host": host})
+        assert_json_error(*answer, 400)
+    daphne.stop()
+    log = daphne.log_path.read_text()
+    assert "Traceback" not in log
+    assert len([line for line in log.splitlines() if "evil.example" in line]) == 2
+    assert len([line for line in log.splitlines() if "'bad host'" in line]) == 1
 
 
 # --- the admin ---------------------------------------------------------------------

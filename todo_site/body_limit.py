@@ -12,7 +12,8 @@ holds for every HTTP request, at two levels:
   memory as ``http.request`` messages, so under Daphne the ASGI level alone is too
   late. ``install_in_daphne()`` makes Daphne use this request class, which answers
   413 as soon as the headers declare too much, or as soon as a chunked body passes
-  the limit, and then drops whatever else the client sends.
+  the limit, and then drops whatever else the client sends. It also keeps Twisted
+  from parsing POSTed form bodies, which Daphne never uses.
 """
 
 import json
@@ -135,6 +136,13 @@ class BoundedWebRequest(http_protocol.WebRequest):
 
     refused = False
     received = 0
+
+    def __init__(self, *args, **kwargs):
+        # Twisted would parse a POSTed form body itself (and answer a malformed
+        # one with a bare 400); Daphne never uses what it parses, and a form is
+        # not an upload here (the view answers 415).
+        kwargs["parsePOSTFormSubmission"] = False
+        super().__init__(*args, **kwargs)
 
     def gotLength(self, length):
         """Called once the headers are in, before any of the body is read."""
