@@ -356,12 +356,12 @@ def test_admin_opens_for_staff(client):
 class RawWebSocket:
     """A minimal WebSocket client on a plain socket: handshake, frames, close."""
 
-    def __init__(self, port, path, origin=None):
+    def __init__(self, port, path, origin=None, host=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1",
-            f"Host: 127.0.0.1:{port}",
+            f"Host: {host or f'127.0.0.1:{port}'}",
             "Upgrade: websocket",
             "Connection: Upgrade",
             f"Sec-WebSocket-Key: {key}",
@@ -434,6 +434,83 @@ def test_foreign_origin_websocket_is_rejected_by_live_daphne(daphne, case):
     opcode, payload = own.receive()
     assert opcode == 0x1 and b'"ack"' in payload
     own.close()
+
+
+def handshake_status(port, origin, host=None, path="/ws/docs/groceries"):
+    socket_ = RawWebSocket(port, path, origin=origin, host=host)
+    socket_.close()
+    return socket_.status
+
+
+@pytest.mark.live
+def test_a_websocket_origin_must_match_scheme_host_and_port(live_server_factory):
+    server = live_server_factory(
+        TODOS_ALLOWED_ORIGINS="https://todos.example.org,http://127.0.0.1:8000"
+    )
+    port = server.port
+    other_port = port + 1 if port != 65535 else port - 1
+    accepted = [
+        f"http://127.0.0.1:{port}",  # the socket's own address: same origin
+        "https://todos.example.org",  # listed
+        "https://todos.example.org:443",
+        "http://127.0.0.1:8000",  # listed
+    ]
+    refused = [
+        f"http://127.0.0.1:{other_port}",  # another port of an allowed host
+        f"https://127.0.0.1:{port}",  # another scheme
+        f"http://localhost:{port}",  # an allowed host, but not this address
+        "http://todos.example.org",
+        "https://todos.example.org:8443",
+        "https://evil.example",
+        f"http://127.0.0.1:{port}/path",
+        "null",
+    ]
+    for origin in accepted:
+        assert handshake_status(port, origin) == 101, origin
+    for origin in refused:
+        assert handshake_status(port, origin) == 403, origin
+    assert handshake_status(port, None) == 403
+    assert handshake_status(port, "") in (400, 403)
+    # A name rebound to this address: same origin as its Host, but a Host this
+    # server does not serve.
+    rebound = f"evil.example:{port}"
+    assert handshake_status(port, f"http://{rebound}", host=rebound) == 403
+    # A host it does serve, reached under that name.
+    own = f"localhost:{port}"
+    assert handshake_status(port, f"http://{own}", host=own) == 101
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text()
+
+
+def test_a_bad_allowed_origin_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from todo_site.origins import OriginValidator
+
+    for bad in ("todos.example.org", "ftp://x", "https://x/path", "https://x:port"):
+        settings.TODOS_ALLOWED_ORIGINS = [bad]
+        with pytest.raises(ImproperlyConfigured):
+            OriginValidator(None)
+
+
+def test_production_defaults_to_the_allowed_hosts_over_https(tmp_path):
+    env = production_env(tmp_path, DJANGO_ALLOWED_HOSTS="todos.example.org,.x.org")
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_ORIGINS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["https://todos.example.org"]
+
+
+PRINT_ORIGINS = """
+import django; django.setup()
+from django.conf import settings
+print(*settings.TODOS_ALLOWED_ORIGINS)
+"""
 
 
 @pytest.mark.live
