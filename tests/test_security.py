@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import secrets
 import socket
 import struct
@@ -21,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests import automerge_node, live
+from todo_site.middleware import ADMIN_POLICY, APP_POLICY
 from todos import storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,6 +321,37 @@ def test_clear_refusals_from_a_live_daphne(daphne, case):
     assert "Traceback" not in log
     assert len([line for line in log.splitlines() if "evil.example" in line]) == 2
     assert len([line for line in log.splitlines() if "'bad host'" in line]) == 1
+
+
+# --- Content-Security-Policy (tests/e2e/test_csp.py runs the app under it) ---------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/lists/abc/", "/how-it-works/", "/sw.js", "/docs/nothing", "/docs/"]
+)
+def test_pages_and_answers_send_the_app_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+
+    assert policy == APP_POLICY
+    assert "script-src 'self' 'wasm-unsafe-eval';" in policy
+    assert "unsafe-inline" not in policy
+
+
+@pytest.mark.django_db
+def test_the_admin_sends_its_own_policy(client):
+    policy = client.get("/admin/login/")["Content-Security-Policy"]
+
+    assert policy == ADMIN_POLICY
+    assert "script-src 'self';" in policy
+
+
+def test_templates_hold_no_inline_script_style_or_handler():
+    for template in (ROOT / "templates" / "todos").glob("*.html"):
+        html = template.read_text()
+        assert re.search(r"<script(?![^>]*\bsrc=)", html) is None, template
+        assert "<style" not in html and "style=" not in html, template
+        assert re.search(r"\son[a-z]+=", html) is None, template
 
 
 # --- the admin ---------------------------------------------------------------------
