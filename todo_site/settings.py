@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "todo_site.middleware.ContentSecurityPolicy",
+    "todo_site.health.HealthChecks",  # /healthz, /readyz: before host checks
     "todo_site.middleware.RefuseDisallowedHosts",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
