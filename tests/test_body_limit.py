@@ -5,9 +5,11 @@ Daphne: its request class (``BoundedWebRequest``) answers 413 while the body is
 still arriving, so a 512 MiB upload costs the server almost nothing.
 """
 
+import asyncio
 import json
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -42,8 +44,18 @@ def http_scope(headers=()):
     return {"type": "http", "method": "PUT", "path": "/docs/x", "headers": headers}
 
 
-async def run(app, scope, chunks):
-    """Run ``app``; return (messages sent, number of body chunks it pulled)."""
+def run(app, scope, chunks):
+    """Run ``app``; return (messages sent, number of body chunks it pulled).
+
+    In a thread of its own, with its own event loop: Playwright's sync API (the
+    browser tests, earlier in the session) leaves the main thread's loop marked
+    as running, and asyncio refuses to start another there.
+    """
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, drive(app, scope, chunks)).result()
+
+
+async def drive(app, scope, chunks):
     pulled = 0
     sent = []
 
@@ -72,11 +84,11 @@ def status_and_error(sent):
     return starts[0]["status"], body
 
 
-async def test_a_declared_length_over_the_limit_is_refused_without_reading():
+def test_a_declared_length_over_the_limit_is_refused_without_reading():
     inner = Recorder()
     scope = http_scope([(b"content-length", str(512 * MIB).encode())])
 
-    sent, pulled = await run(BodyLimit(inner, limit=LIMIT), scope, [b"x" * 1024])
+    sent, pulled = run(BodyLimit(inner, limit=LIMIT), scope, [b"x" * 1024])
 
     status, body = status_and_error(sent)
     assert status == 413
@@ -84,11 +96,11 @@ async def test_a_declared_length_over_the_limit_is_refused_without_reading():
     assert pulled == 0 and not inner.called
 
 
-async def test_a_streamed_body_is_cut_off_as_soon_as_it_passes_the_limit():
+def test_a_streamed_body_is_cut_off_as_soon_as_it_passes_the_limit():
     inner = Recorder()
     chunks = [b"x" * (256 * 1024)] * 16  # 4 MiB in all, no Content-Length
 
-    sent, pulled = await run(BodyLimit(inner, limit=LIMIT), http_scope(), chunks)
+    sent, pulled = run(BodyLimit(inner, limit=LIMIT), http_scope(), chunks)
 
     status, body = status_and_error(sent)
     assert status == 413 and json.loads(body)["error"]
@@ -96,26 +108,26 @@ async def test_a_streamed_body_is_cut_off_as_soon_as_it_passes_the_limit():
     assert inner.messages[-1] == {"type": "http.disconnect"}
 
 
-async def test_bodies_within_the_limit_pass_through():
+def test_bodies_within_the_limit_pass_through():
     inner = Recorder()
     chunks = [b"x" * (512 * 1024), b"y" * (512 * 1024)]  # exactly the limit
     scope = http_scope([(b"content-length", str(LIMIT).encode())])
 
-    sent, pulled = await run(BodyLimit(inner, limit=LIMIT), scope, chunks)
+    sent, pulled = run(BodyLimit(inner, limit=LIMIT), scope, chunks)
 
     assert status_and_error(sent) == (200, b"ok")
     assert pulled == 2
     assert b"".join(m["body"] for m in inner.messages) == b"".join(chunks)
 
 
-async def test_other_scopes_are_not_touched():
+def test_other_scopes_are_not_touched():
     seen = []
 
     async def inner(scope, receive, send):
         seen.append(scope["type"])
 
-    await BodyLimit(inner, limit=1)({"type": "websocket"}, None, None)
-    await BodyLimit(inner, limit=1)({"type": "lifespan"}, None, None)
+    for kind in ("websocket", "lifespan"):
+        run(BodyLimit(inner, limit=1), {"type": kind}, [])
 
     assert seen == ["websocket", "lifespan"]
 
