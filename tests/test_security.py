@@ -7,7 +7,9 @@ requests whose paths no client library normalises.
 
 import base64
 import http.client
+import json
 import os
+import re
 import secrets
 import socket
 import struct
@@ -20,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests import automerge_node, live
+from todo_site.middleware import ADMIN_POLICY, APP_POLICY
 from todos import storage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,6 +221,141 @@ def test_a_websocket_to_an_unknown_path_is_refused_without_a_server_error(daphne
     assert "Exception inside application" not in daphne.log_path.read_text()
 
 
+# --- clear refusals: invalid ids, form bodies, unknown hosts -------------------------
+
+NOT_DOCUMENTS = ["/docs/bad%20id", "/docs/" + "x" * 65, "/docs/", "/docs", "/docs/a/b"]
+FORMS = ["multipart/form-data; boundary=xyz", "application/x-www-form-urlencoded"]
+
+
+def assert_json_error(status, content_type, body, expected):
+    assert status == expected, (status, body[:200])
+    assert content_type == "application/json", content_type
+    assert json.loads(body)["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", NOT_DOCUMENTS)
+def test_an_invalid_document_id_is_a_json_404(client, path):
+    for method in ("get", "head", "put", "post", "delete"):
+        if method in ("get", "head"):
+            response = getattr(client, method)(path)
+        else:
+            response = getattr(client, method)(path, b"x", content_type=OCTETS)
+        assert response.status_code == 404, (method, path)
+        assert response["Content-Type"] == "application/json"
+        if method != "head":
+            assert "1 to 64 characters" in response.json()["error"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content_type", FORMS)
+@pytest.mark.parametrize("method", ["put", "post"])
+def test_a_form_body_is_refused_with_415(client, case, method, content_type):
+    response = getattr(client, method)(
+        "/docs/formed", case["base"], content_type=content_type
+    )
+
+    assert_json_error(
+        response.status_code, response["Content-Type"], response.content, 415
+    )
+    assert "application/octet-stream" in response.json()["error"]
+    assert client.get("/docs/formed").status_code == 404  # nothing stored
+
+
+@pytest.mark.django_db
+def test_a_real_multipart_post_is_refused_with_415(client):
+    response = client.post("/docs/formed", {"file": "x", "field": "y"})
+
+    assert response.status_code == 415
+
+
+@pytest.mark.django_db
+def test_an_unknown_host_is_a_400_in_process(client, caplog):
+    response = client.get("/docs/x", headers={"host": "evil.example"})
+
+    assert_json_error(
+        response.status_code, response["Content-Type"], response.content, 400
+    )
+    records = [r for r in caplog.records if "evil.example" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is None
+
+
+def raw_answer(port, method, path, body=b"", headers=None):
+    """Like ``raw_request``, also returning the Content-Type."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        headers = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if body or method in ("PUT", "POST"):
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.live
+def test_clear_refusals_from_a_live_daphne(daphne, case):
+    for path in NOT_DOCUMENTS:
+        for method in ("GET", "PUT", "POST"):
+            answer = raw_answer(daphne.port, method, path, b"x")
+            assert_json_error(*answer, 404)
+    for content_type in FORMS:
+        for method in ("PUT", "POST"):
+            answer = raw_answer(
+                daphne.port,
+                method,
+                "/docs/formed",
+                case["base"],
+                {"Content-Type": content_type},
+            )
+            assert_json_error(*answer, 415)
+    assert raw_answer(daphne.port, "GET", "/docs/formed")[0] == 404
+
+    for host in ("evil.example", "127.0.0.1.evil.example:8000", "bad host"):
+        answer = raw_answer(daphne.port, "GET", "/docs/x", headers={"Host": host})
+        assert_json_error(*answer, 400)
+    daphne.stop()
+    log = daphne.log_path.read_text()
+    assert "Traceback" not in log
+    assert len([line for line in log.splitlines() if "evil.example" in line]) == 2
+    assert len([line for line in log.splitlines() if "'bad host'" in line]) == 1
+
+
+# --- Content-Security-Policy (tests/e2e/test_csp.py runs the app under it) ---------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path", ["/lists/abc/", "/how-it-works/", "/sw.js", "/docs/nothing", "/docs/"]
+)
+def test_pages_and_answers_send_the_app_policy(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+
+    assert policy == APP_POLICY
+    assert "script-src 'self' 'wasm-unsafe-eval';" in policy
+    assert "unsafe-inline" not in policy
+
+
+@pytest.mark.django_db
+def test_the_admin_sends_its_own_policy(client):
+    policy = client.get("/admin/login/")["Content-Security-Policy"]
+
+    assert policy == ADMIN_POLICY
+    assert "script-src 'self';" in policy
+
+
+def test_templates_hold_no_inline_script_style_or_handler():
+    for template in (ROOT / "templates" / "todos").glob("*.html"):
+        html = template.read_text()
+        assert re.search(r"<script(?![^>]*\bsrc=)", html) is None, template
+        assert "<style" not in html and "style=" not in html, template
+        assert re.search(r"\son[a-z]+=", html) is None, template
+
+
 # --- the admin ---------------------------------------------------------------------
 
 
@@ -253,12 +391,12 @@ def test_admin_opens_for_staff(client):
 class RawWebSocket:
     """A minimal WebSocket client on a plain socket: handshake, frames, close."""
 
-    def __init__(self, port, path, origin=None):
+    def __init__(self, port, path, origin=None, host=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1",
-            f"Host: 127.0.0.1:{port}",
+            f"Host: {host or f'127.0.0.1:{port}'}",
             "Upgrade: websocket",
             "Connection: Upgrade",
             f"Sec-WebSocket-Key: {key}",
@@ -331,6 +469,83 @@ def test_foreign_origin_websocket_is_rejected_by_live_daphne(daphne, case):
     opcode, payload = own.receive()
     assert opcode == 0x1 and b'"ack"' in payload
     own.close()
+
+
+def handshake_status(port, origin, host=None, path="/ws/docs/groceries"):
+    socket_ = RawWebSocket(port, path, origin=origin, host=host)
+    socket_.close()
+    return socket_.status
+
+
+@pytest.mark.live
+def test_a_websocket_origin_must_match_scheme_host_and_port(live_server_factory):
+    server = live_server_factory(
+        TODOS_ALLOWED_ORIGINS="https://todos.example.org,http://127.0.0.1:8000"
+    )
+    port = server.port
+    other_port = port + 1 if port != 65535 else port - 1
+    accepted = [
+        f"http://127.0.0.1:{port}",  # the socket's own address: same origin
+        "https://todos.example.org",  # listed
+        "https://todos.example.org:443",
+        "http://127.0.0.1:8000",  # listed
+    ]
+    refused = [
+        f"http://127.0.0.1:{other_port}",  # another port of an allowed host
+        f"https://127.0.0.1:{port}",  # another scheme
+        f"http://localhost:{port}",  # an allowed host, but not this address
+        "http://todos.example.org",
+        "https://todos.example.org:8443",
+        "https://evil.example",
+        f"http://127.0.0.1:{port}/path",
+        "null",
+    ]
+    for origin in accepted:
+        assert handshake_status(port, origin) == 101, origin
+    for origin in refused:
+        assert handshake_status(port, origin) == 403, origin
+    assert handshake_status(port, None) == 403
+    assert handshake_status(port, "") in (400, 403)
+    # A name rebound to this address: same origin as its Host, but a Host this
+    # server does not serve.
+    rebound = f"evil.example:{port}"
+    assert handshake_status(port, f"http://{rebound}", host=rebound) == 403
+    # A host it does serve, reached under that name.
+    own = f"localhost:{port}"
+    assert handshake_status(port, f"http://{own}", host=own) == 101
+    server.stop()
+    assert "Traceback" not in server.log_path.read_text()
+
+
+def test_a_bad_allowed_origin_is_a_configuration_error(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from todo_site.origins import OriginValidator
+
+    for bad in ("todos.example.org", "ftp://x", "https://x/path", "https://x:port"):
+        settings.TODOS_ALLOWED_ORIGINS = [bad]
+        with pytest.raises(ImproperlyConfigured):
+            OriginValidator(None)
+
+
+def test_production_defaults_to_the_allowed_hosts_over_https(tmp_path):
+    env = production_env(tmp_path, DJANGO_ALLOWED_HOSTS="todos.example.org,.x.org")
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_ORIGINS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["https://todos.example.org"]
+
+
+PRINT_ORIGINS = """
+import django; django.setup()
+from django.conf import settings
+print(*settings.TODOS_ALLOWED_ORIGINS)
+"""
 
 
 @pytest.mark.live

@@ -1,4 +1,10 @@
-"""ASGI entry point: Django for HTTP, Channels for WebSockets (/ws/docs/<doc_id>)."""
+"""ASGI entry point: Django for HTTP, Channels for WebSockets (/ws/docs/<doc_id>).
+
+WebSockets are accepted only from the site's own pages (``origins``). HTTP
+bodies over TODOS_MAX_DOCUMENT_BYTES are refused before they are read
+(``body_limit``): by Daphne's request class, which this module installs, and by
+ASGI middleware in front of Django for any other server.
+"""
 
 import os
 
@@ -11,14 +17,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from todo_site import body_limit  # noqa: E402
+from todo_site.origins import OriginValidator  # noqa: E402
 from todos.routing import websocket_urlpatterns  # noqa: E402
+
+body_limit.install_in_daphne()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "http": body_limit.BodyLimit(django_asgi_app),
+        "websocket": OriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

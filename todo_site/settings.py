@@ -40,6 +40,25 @@ ALLOWED_HOSTS = [
     if host.strip()
 ]
 
+# Pages that may open WebSockets: origins ("scheme://host[:port]", comma-separated),
+# besides the socket's own address (todo_site/origins.py). By default: Daphne's
+# address under `make run` with DEBUG on; with DEBUG off, each allowed host over
+# HTTPS, as the production recipe serves it.
+TODOS_ALLOWED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get(
+        "TODOS_ALLOWED_ORIGINS",
+        "http://localhost:8000,http://127.0.0.1:8000"
+        if DEBUG
+        else ",".join(
+            f"https://{host}"
+            for host in ALLOWED_HOSTS
+            if not host.startswith(".") and "*" not in host
+        ),
+    ).split(",")
+    if origin.strip()
+]
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -54,6 +73,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "todo_site.middleware.ContentSecurityPolicy",
+    "todo_site.health.HealthChecks",  # /healthz, /readyz: before host checks
+    "todo_site.middleware.RefuseDisallowedHosts",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -17,4 +17,7 @@ urlpatterns = [
         rf"^docs/(?P<doc_id>{DOC_ID_PATTERN})\.json$", views.document_json, name="json"
     ),
     re_path(rf"^docs/(?P<doc_id>{DOC_ID_PATTERN})/?$", views.document, name="document"),
+    # Anything else under /docs/ is not a document id: a JSON 404 like every
+    # other storage error, not Django's HTML page.
+    re_path(r"^docs(?:/.*)?$", views.not_a_document, name="not_a_document"),
 ]

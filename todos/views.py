@@ -23,6 +23,8 @@ from . import display, ratelimit, storage
 from .models import DOC_ID_PATTERN
 
 SERVICE_WORKER = "todos/sw.js"
+# Bodies Django would parse as a form: never Automerge bytes, refused with 415.
+FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 
 
@@ -111,6 +113,13 @@ def read(request, doc_id):
 
 def write(request, doc_id):
     """Merge the request body into the document; answer with what is now stored."""
+    if request.content_type.lower() in FORM_CONTENT_TYPES:
+        return error_response(
+            415,
+            f"The body is a form ({request.content_type}), not Automerge bytes: "
+            "send the bytes as the body itself, with Content-Type: "
+            "application/octet-stream.",
+        )
     if (refused := ratelimit.refuse_write(request)) is not None:
         return refused
     try:
@@ -128,6 +137,16 @@ def write(request, doc_id):
     response = JsonResponse(result.as_json())
     response["ETag"] = f'"{result.etag}"'
     return response
+
+
+@csrf_exempt  # reads nothing; exempt so that every method gets the JSON 404
+def not_a_document(request):
+    """Any path under /docs/ that does not name a document: a JSON 404."""
+    return error_response(
+        404,
+        "Not a document address: use /docs/<id>, where the id is 1 to 64 "
+        "characters of A-Z a-z 0-9 _ -.",
+    )
 
 
 @csrf_exempt  # read-only; exempt only so other methods get the JSON 405 below

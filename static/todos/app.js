@@ -3,7 +3,10 @@
  * network, the lists menu and the offline shell. No logic of its own lives here.
  */
 
-import * as Automerge from '@automerge/automerge/slim';
+// Automerge's slim entry, by its static path (todos/ and vendor/ share the static
+// root): a relative import needs no inline import map, which the page's
+// Content-Security-Policy would refuse.
+import * as Automerge from '../vendor/automerge/mjs/entrypoints/slim.js';
 import { Controller } from './controller.js';
 import { todoDocument } from './doc.js';
 import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
