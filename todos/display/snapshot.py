@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from .. import engine
+from ..storage.summary import change_time  # noqa: F401 (re-exported)
 
 OBJECT_REPLACEMENT = "\ufffc"  # stands for a non-character element in a text
 
@@ -135,13 +136,3 @@ def change_total(clock):
     depend on its previous one, so it holds seqs 1..max of every actor.
     """
     return sum(clock.values())
-
-
-def change_time(seconds):
-    """An Automerge change time (seconds since the epoch; 0 is unknown) as UTC."""
-    if not seconds:
-        return None
-    try:
-        return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
-    except (OverflowError, OSError, ValueError):
-        return None

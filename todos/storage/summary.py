@@ -94,7 +94,11 @@ def record(document, applied):
 
 def latest_time(changes):
     """The latest of the changes' times (their authors' clocks), as UTC, or None."""
-    seconds = max((change.time for change in changes), default=0)
+    return change_time(max((change.time for change in changes), default=0))
+
+
+def change_time(seconds):
+    """An Automerge change time (seconds since the epoch; 0 is unknown) as UTC."""
     if not seconds:
         return None
     try:
