@@ -4,10 +4,9 @@ This module imports neither Django nor the rest of the project, so a worker
 process starts fast and holds nothing but the engine and its cache. Every public
 function takes the document's id, the heads the database says are stored
 (sorted hex hashes), and the stored bytes when the caller has read them (else
-None). A warm
-document is used only when its heads are those heads; otherwise, without stored
-bytes, the answer is ``NEED_STORED`` and the caller sends them. A change is
-applied to a fork, so a failure never damages the warm document.
+None). A warm document is used only when its heads are those heads; otherwise,
+without stored bytes, the answer is ``NEED_STORED`` and the caller sends them.
+An upload is applied to a fork, so a failure never damages the warm document.
 
 Public API: ``start``, ``apply``, ``save``, ``decode``, ``NEED_STORED``.
 Each returns plain data (tuples, lists, bytes, str) that pickles cheaply.
