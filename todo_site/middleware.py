@@ -41,34 +41,33 @@ class RefuseDisallowedHosts:
 # The app's pages run only its own scripts (ES modules under /static/) and
 # Automerge's wasm; no inline script or style, nothing from elsewhere. 'self' in
 # connect-src covers ws:// and wss:// to the page's own host and port (CSP Level 3).
-APP_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'wasm-unsafe-eval'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-# Django's admin runs only its own script files too, but its pages (and ours in
-# templates/admin/) carry inline styles.
-ADMIN_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+APP_DIRECTIVES = {
+    "default-src": "'self'",
+    "script-src": "'self' 'wasm-unsafe-eval'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# Django's admin runs only its own script files too (no wasm), but its pages (and
+# ours in templates/admin/) carry inline styles.
+ADMIN_DIRECTIVES = {
+    **APP_DIRECTIVES,
+    "script-src": "'self'",
+    "style-src": "'self' 'unsafe-inline'",
+}
+
+
+def policy(directives):
+    """A Content-Security-Policy header value from {directive: sources}."""
+    return "; ".join(f"{name} {sources}" for name, sources in directives.items())
+
+
+APP_POLICY = policy(APP_DIRECTIVES)
+ADMIN_POLICY = policy(ADMIN_DIRECTIVES)
 
 
 @functools.cache
