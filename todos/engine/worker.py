@@ -1,7 +1,8 @@
 """What runs inside an engine process: real Automerge on warm documents.
 
-This module imports neither Django nor the rest of the project, so a worker
-process starts fast and holds nothing but the engine and its cache. Every public
+This module imports no Django and, of the project, only the LEB128 helpers of
+``automerge_format`` (stdlib only), so a worker process starts fast and holds
+nothing but the engine and its cache. Every public
 function takes the document's id, the heads the database says are stored
 (sorted hex hashes), and the stored bytes when the caller has read them (else
 None). A warm document is used only when its heads are those heads; otherwise,
@@ -19,6 +20,8 @@ import time
 from collections import OrderedDict
 
 from automerge.core import ROOT, Document, Message, ObjType, SyncState
+
+from ..automerge_format import read_uleb, write_uleb
 
 __all__ = ["start", "apply", "save", "decode", "NEED_STORED"]
 
@@ -102,26 +105,6 @@ def _remember(doc_id, doc, size):
         _cache.popitem(last=False)
 
 
-def _uleb(value):
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
-
-
-def _read_uleb(data, pos):
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, pos
-
-
 def _sync_message(upload, uploaded=()):
     """A sync message that carries ``upload`` (any Automerge chunks) as its changes.
 
@@ -134,12 +117,12 @@ def _sync_message(upload, uploaded=()):
     """
     return (
         bytes([SYNC_MESSAGE_TYPE])
-        + _uleb(len(uploaded))
+        + write_uleb(len(uploaded))
         + b"".join(uploaded)
-        + _uleb(0)  # need
-        + _uleb(0)  # have
-        + _uleb(1)
-        + (_uleb(len(upload)) + upload)
+        + write_uleb(0)  # need
+        + write_uleb(0)  # have
+        + write_uleb(1)
+        + (write_uleb(len(upload)) + upload)
     )
 
 
@@ -148,9 +131,9 @@ def _needs(message):
     if message is None:
         return []
     data = message.encode()
-    count, pos = _read_uleb(data, 1)
+    count, pos = read_uleb(data, 1)
     pos += 32 * count  # heads
-    count, pos = _read_uleb(data, pos)
+    count, pos = read_uleb(data, pos)
     return [data[pos + 32 * i : pos + 32 * (i + 1)].hex() for i in range(count)]
 
 
