@@ -1,8 +1,10 @@
 """The engine process's work, called in this process: apply, refuse, cache, decode."""
 
 import pytest
+from automerge.core import Document, Message, SyncState
 
 from tests import automerge_node
+from tests.helpers.chunks import with_deps
 from tests.test_fuzz import with_column
 from todos.automerge_format import write_sleb
 from todos.engine import worker
@@ -29,6 +31,7 @@ out.after_toggle = b64(Automerge.getLastLocalChange(later))
 process.stdout.write(JSON.stringify(out))
 """
 PRED_CTR = 0x73
+ACTOR = "aa" * 16
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def fresh_cache():
 
 
 def stored(made):
-    outcome = worker.apply("doc", [], b"", made["save"], False)
+    outcome = worker.apply("doc", [], b"", made["save"])
     assert outcome[0] == "applied" and len(outcome[2]) == 4
     return outcome[1]
 
@@ -93,18 +96,65 @@ def test_a_reused_seq_with_other_content_is_a_conflict(made):
     assert outcome[0] == "conflict" and "duplicate seq" in outcome[1]
 
 
-def test_a_predecessor_that_is_not_there_fails_the_round_trip(made):
+def test_a_predecessor_that_is_not_there_is_refused(made):
     heads = stored(made)
     bad = with_column(made["toggle"], PRED_CTR, write_sleb(-1) + write_sleb(9999))
 
-    assert worker.apply("doc", heads, None, bad, False)[0] == "applied"
-    worker._cache.clear()
-    outcome = worker.apply("doc", [], b"", made["save"] + bad, True)
+    outcome = worker.apply("doc", heads, None, bad)
 
     assert outcome == (
         "unloadable",
-        "error inflating document chunk ops: mismatching heads",
+        f"change 5 of actor {ACTOR}: its ops name a predecessor the list lacks, "
+        "or it is not encoded as Automerge encodes it, so the list would not load",
     )
+
+
+def test_what_the_check_refuses_the_engine_takes_and_then_cannot_load(made):
+    bad = with_column(made["toggle"], PRED_CTR, write_sleb(-1) + write_sleb(9999))
+    doc = Document.load(made["save"])
+    doc.receive_sync_message(SyncState(), Message.decode(worker._sync_message(bad, [])))
+
+    assert len(doc.get_heads()) == 1  # taken without a word
+    with pytest.raises(Exception, match="mismatching heads"):
+        Document.load(doc.save())
+
+
+def test_a_change_whose_actors_previous_change_is_not_in_its_history_is_refused(made):
+    heads = stored(made)
+    toggled = worker.apply("doc", heads, None, made["toggle"])[1]
+    skipping = with_deps(made["after_toggle"], [bytes.fromhex(h) for h in heads])
+
+    outcome = worker.apply("doc", toggled, None, skipping)
+
+    assert outcome == (
+        "unloadable",
+        f"change 6 of actor {ACTOR}: its actor's change 5 is not in its history, "
+        "so the list would not load",
+    )
+
+
+def test_the_previous_change_is_looked_for_among_the_uploads_own_changes(made):
+    heads = stored(made)
+    skipping = with_deps(made["after_toggle"], [bytes.fromhex(h) for h in heads])
+
+    outcome = worker.apply("doc", heads, None, made["toggle"] + skipping)
+
+    assert outcome[0] == "unloadable" and "change 5 is not in its history" in outcome[1]
+    in_order = worker.apply("doc", heads, None, made["toggle"] + made["after_toggle"])
+    assert in_order[0] == "applied" and len(in_order[2]) == 2
+
+
+def test_past_its_budget_the_check_falls_back_to_the_round_trip(made, monkeypatch):
+    monkeypatch.setattr(worker, "_STEPS_PER_CHANGE", 0)
+    heads = stored(made)
+    toggled = worker.apply("doc", heads, None, made["toggle"])
+    skipping = with_deps(made["after_toggle"], [bytes.fromhex(h) for h in heads])
+
+    refused = worker.apply("doc", toggled[1], None, skipping)
+    applied = worker.apply("doc", toggled[1], None, made["after_toggle"])
+
+    assert refused[0] == "unloadable" and "missing ops" in refused[1]
+    assert applied[0] == "applied" and applied[3] is not None  # the round trip's save
 
 
 def test_a_failed_upload_leaves_the_warm_copy_as_it_was(made):
@@ -141,3 +191,13 @@ def test_decode_can_leave_the_changes_out(made):
     heads = stored(made)
 
     assert worker.decode("doc", heads, None, None, False)[2] == []
+
+
+def test_a_change_whose_actors_earlier_change_never_arrived_is_refused(made):
+    heads = stored(made)
+    gap = with_deps(made["after_toggle"], [bytes.fromhex(h) for h in heads])
+
+    outcome = worker.apply("doc", heads, None, gap)  # change 6 with no change 5
+
+    assert outcome[0] == "unloadable"
+    assert worker.apply("doc", heads, None, made["toggle"])[0] == "applied"

@@ -414,7 +414,7 @@ def test_an_upload_automerge_cannot_read_is_refused_not_dropped(case):
 
     def apply(**uploaded):
         heads = document_heads()
-        return engine.apply(DOC, heads, broken, stored, round_trip=False, **uploaded)
+        return engine.apply(DOC, heads, broken, stored, **uploaded)
 
     assert apply().changes == []  # dropped without a word
     with pytest.raises(engine.Unloadable, match="cannot be read"):

@@ -8,7 +8,7 @@ are the stored heads.
 
 Public API:
 
-- ``apply(doc_id, heads, upload, read_stored, round_trip, want_save, uploaded)``
+- ``apply(doc_id, heads, upload, read_stored, want_save, uploaded)``
   -> Applied
 - ``save(doc_id, heads, read_stored)`` -> bytes
 - ``decode(doc_id, heads, read_stored, max_chars, with_changes)`` -> Decoded
@@ -146,14 +146,13 @@ def apply(
     heads,
     upload,
     read_stored,
-    round_trip=True,
     want_save=False,
     uploaded=(),
 ):
     """Apply ``upload`` to document ``doc_id`` at ``heads``; return Applied.
 
-    ``round_trip`` checks the result by saving and reloading it (see
-    worker.apply); ``want_save`` asks for the result's save() when it adds
+    The result is checked to survive save() and load() (see worker.apply);
+    ``want_save`` asks for the result's save() when it adds
     changes; ``uploaded`` lists hashes of changes the upload holds (its change
     chunks, the heads of its document chunks), each of which must be in the
     result.
@@ -167,7 +166,6 @@ def apply(
         heads,
         read_stored,
         upload,
-        round_trip,
         want_save,
         tuple(uploaded),
     )

@@ -87,9 +87,6 @@ def write_document(doc_id, body, sender=None):
 
 def _write(doc_id, body, sender):
     chunks = parse_upload(body)
-    # Loading a document chunk rebuilds its changes and checks their hashes, so
-    # only change chunks need the save-and-reload round trip.
-    round_trip = any(chunk.kind == "change" for chunk in chunks)
     uploaded = [hash_ for chunk in chunks for hash_ in _holds(chunk)]
     saves = any(chunk.kind == "document" for chunk in chunks)
     with database_available(), transaction.atomic():
@@ -97,9 +94,7 @@ def _write(doc_id, body, sender):
         # A save replaces what is stored with the engine's save of the result,
         # so overlapping saves are never kept side by side.
         replace = saves or not document.chunk_count
-        applied = apply_upload(
-            document, body, round_trip, want_save=replace, uploaded=uploaded
-        )
+        applied = apply_upload(document, body, want_save=replace, uploaded=uploaded)
         if not applied.changes and (document.chunk_count or not saves):
             return result_of(document, changed=False)
         if not applied.changes:
@@ -122,7 +117,7 @@ def _holds(chunk):
     return (chunk.hash,) if chunk.kind == "change" else chunk.heads
 
 
-def apply_upload(document, body, round_trip, want_save=False, uploaded=()):
+def apply_upload(document, body, want_save=False, uploaded=()):
     """Apply ``body`` to the locked ``document`` with the engine; return Applied.
 
     ``uploaded`` lists hashes of changes the upload holds (see engine.apply).
@@ -136,7 +131,6 @@ def apply_upload(document, body, round_trip, want_save=False, uploaded=()):
             sorted(document.heads),
             body,
             lambda: stored_bytes(document.doc_id),
-            round_trip=round_trip,
             want_save=want_save,
             uploaded=uploaded,
         )
