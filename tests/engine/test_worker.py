@@ -28,6 +28,10 @@ const other = Automerge.change(same, d => { d.title = 'other' })
 out.same_seq = b64(Automerge.getLastLocalChange(other))
 const later = Automerge.change(toggled, d => { d.items[0].done = true })
 out.after_toggle = b64(Automerge.getLastLocalChange(later))
+const theirs = Automerge.change(Automerge.clone(doc, { actor: 'bb'.repeat(16) }), d => {
+  d.title = 'theirs'
+})
+out.theirs = b64(Automerge.getLastLocalChange(theirs))
 process.stdout.write(JSON.stringify(out))
 """
 PRED_CTR = 0x73
@@ -43,8 +47,10 @@ def made():
 def fresh_cache():
     worker.start(cache_docs=4, cache_bytes=1 << 20, silence_stderr=False)
     worker._cache.clear()
+    worker._known.clear()
     yield
     worker._cache.clear()
+    worker._known.clear()
 
 
 def stored(made):
@@ -148,13 +154,36 @@ def test_past_its_budget_the_check_falls_back_to_the_round_trip(made, monkeypatc
     monkeypatch.setattr(worker, "_STEPS_PER_CHANGE", 0)
     heads = stored(made)
     toggled = worker.apply("doc", heads, None, made["toggle"])
-    skipping = with_deps(made["after_toggle"], [bytes.fromhex(h) for h in heads])
+    # Change 6 of actor aa, on top of bb's new change instead of its own change 5.
+    (theirs,) = Document.load(made["save"] + made["theirs"]).get_heads()
+    skipping = with_deps(made["after_toggle"], [theirs])
 
-    refused = worker.apply("doc", toggled[1], None, skipping)
+    refused = worker.apply("doc", toggled[1], None, made["theirs"] + skipping)
     applied = worker.apply("doc", toggled[1], None, made["after_toggle"])
 
-    assert refused[0] == "unloadable" and "missing ops" in refused[1]
-    assert applied[0] == "applied" and applied[3] is not None  # the round trip's save
+    # Refused by load() itself ("... max_op is lower than start_op"), not by the
+    # cheap check, whose reasons start "change N of actor ...".
+    assert refused[0] == "unloadable" and not refused[1].startswith("change ")
+    assert "document chunk" in refused[1]
+    assert applied[0] == "applied" and applied[3] is None  # no round trip needed
+
+
+class NoHistory:
+    """A stored document that refuses to list its history."""
+
+    def get_changes(self, heads):
+        raise AssertionError("asked the engine for the history")
+
+
+def test_the_previous_change_is_found_among_stored_changes_this_process_knows(made):
+    toggled = worker.apply("doc", stored(made), None, made["toggle"])[1]
+    whole = Document.load(made["save"] + made["toggle"] + made["after_toggle"])
+    new = whole.get_changes([bytes.fromhex(head) for head in toggled])
+
+    assert worker._skips_a_change(NoHistory(), new) is None  # change 5 is known
+    worker._known.clear()
+    with pytest.raises(AssertionError, match="asked the engine"):
+        worker._skips_a_change(NoHistory(), new)
 
 
 def test_a_failed_upload_leaves_the_warm_copy_as_it_was(made):

@@ -34,6 +34,11 @@ SYNC_MESSAGE_TYPE = 0x42  # the first byte of a sync message (Automerge's sync s
 
 _cache = OrderedDict()  # doc_id -> (Document, bytes it was made from), LRU last
 _limits = {"docs": 32, "bytes": 32 * 1024 * 1024}
+# hash -> (actor, seq, deps) of changes this process applied or listed lately, LRU
+# last: facts about a change, true in any document that holds it. They let the
+# check below walk a new change's recent history without asking the engine.
+_known = OrderedDict()
+_KNOWN_CHANGES = 20_000
 
 
 def start(cache_docs=32, cache_bytes=32 * 1024 * 1024, silence_stderr=True):
@@ -230,6 +235,7 @@ def apply(doc_id, heads, stored, upload, want_save=False, uploaded=()):
     if want_save and saved is None:
         saved = fork.save()
     _remember(doc_id, fork, len(saved) if saved else _size(doc_id) + len(upload))
+    _learn(new)
     changes = [
         (
             change.hash.hex(),
@@ -248,6 +254,9 @@ def apply(doc_id, heads, stored, upload, want_save=False, uploaded=()):
 # round trip instead, past this many steps per new change (a history no
 # client writes: each actor's changes far apart in a long run of new changes).
 _STEPS_PER_CHANGE = 64
+# Stored changes it walks through per new change before asking the engine for
+# the history beyond them (``get_changes``, which costs a walk of the document).
+_STORED_STEPS = 256
 _UNCERTAIN = object()
 
 
@@ -297,37 +306,57 @@ def _skips_a_change(doc, new):
         previous = by_seq.get((change.actor_id, change.seq - 1))
         if previous is not None and previous.hash in change.deps:
             continue  # how nearly every change names its predecessor
-        # Walk back through the new changes. A new previous change is reached
-        # this way or not at all (a stored change depends on no new one); a
-        # stored one must lie in the history of the stored changes reached.
+        # Walk back through the new changes, and through stored ones this
+        # process knows (``_known``), as far as the budget allows. A new
+        # previous change is reached through new changes or not at all (a
+        # stored change depends on no new one); a stored one is met on the way
+        # or must lie in the history of the stored changes left unexplored.
+        target = (change.actor_id, change.seq - 1)
         found, frontier, stack, seen = False, set(), list(change.deps), set()
+        stored_steps = _STORED_STEPS
         while stack and not found:
             hash_ = stack.pop()
             if hash_ in seen:
                 continue
             seen.add(hash_)
-            budget -= 1
-            if budget < 0:
-                return _UNCERTAIN
-            if previous is not None and hash_ == previous.hash:
-                found = True
-            elif hash_ in by_hash:
-                stack.extend(by_hash[hash_].deps)
+            if hash_ in by_hash:
+                budget -= 1
+                if budget < 0:
+                    return _UNCERTAIN
+                found = previous is not None and hash_ == previous.hash
+                if not found:
+                    stack.extend(by_hash[hash_].deps)
+            elif (fact := _known.get(hash_)) is not None and stored_steps > 0:
+                stored_steps -= 1
+                found = fact[:2] == target
+                if not found:
+                    stack.extend(fact[2])
             else:
                 frontier.add(hash_)
-        if previous is not None:
-            if not found:
-                return _skipping(change)
+        if found:
             continue
+        if previous is not None:
+            return _skipping(change)
+        if not frontier:
+            return _skipping(change)  # its whole history walked, without it
         key = frozenset(frontier)
         if key not in stored_histories:
             if len(stored_histories) == 8:
                 return _UNCERTAIN
             outside = doc.get_changes(sorted(frontier))
             stored_histories[key] = {(c.actor_id, c.seq) for c in outside}
-        if (change.actor_id, change.seq - 1) in stored_histories[key]:
+        if target in stored_histories[key]:
             return _skipping(change)
     return None
+
+
+def _learn(changes):
+    """Remember each change's actor, seq and deps by its hash (see ``_known``)."""
+    for change in changes:
+        _known[change.hash] = (change.actor_id, change.seq, tuple(change.deps))
+        _known.move_to_end(change.hash)
+    while len(_known) > _KNOWN_CHANGES:
+        _known.popitem(last=False)
 
 
 def _skipping(change):
