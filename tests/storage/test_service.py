@@ -482,3 +482,31 @@ def test_a_large_upload_is_followed_by_a_heap_trim_even_when_refused(case, monke
 
     assert trims == [0]
     assert storage.read_document(DOC).data == case["base"]
+
+
+def test_on_sqlite_one_thread_at_a_time_writes():
+    """Writers queue in the process instead of polling SQLite for its lock;
+    on PostgreSQL they go straight to the database, which queues them itself."""
+    import threading
+
+    from django.db import connection
+
+    from todos.storage.errors import one_writer
+
+    inside, order = threading.Event(), []
+
+    def second():
+        with one_writer():
+            order.append("second")
+
+    with one_writer():
+        thread = threading.Thread(target=second)
+        thread.start()
+        inside.wait(0.2)  # time for the second writer to come in, if it could
+        order.append("first")
+    thread.join(5)
+
+    if connection.vendor == "sqlite":
+        assert order == ["first", "second"]
+    else:
+        assert order == ["second", "first"]

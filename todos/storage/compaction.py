@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from .errors import one_writer
+
 __all__ = ["request", "compact_document", "wait"]
 
 logger = logging.getLogger(__name__)
@@ -74,7 +76,7 @@ def compact_document(doc_id):
     saved = engine.save(
         doc_id, sorted(document.heads), lambda: service.stored_bytes(doc_id)
     )
-    with transaction.atomic():
+    with one_writer(), transaction.atomic():
         document = service.lock_document(doc_id)
         if document.etag != etag:
             return False  # written meanwhile: that write queues it again

@@ -26,6 +26,7 @@ from .errors import (
     MissingDependencies,
     Unloadable,
     database_available,
+    one_writer,
 )
 from .limits import parse_upload
 from .results import StoredDocument, WriteResult
@@ -89,7 +90,7 @@ def _write(doc_id, body, sender):
     chunks = parse_upload(body)
     uploaded = [hash_ for chunk in chunks for hash_ in _holds(chunk)]
     saves = any(chunk.kind == "document" for chunk in chunks)
-    with database_available(), transaction.atomic():
+    with database_available(), one_writer(), transaction.atomic():
         document = lock_document(doc_id)
         # A save replaces what is stored with the engine's save of the result,
         # so overlapping saves are never kept side by side.
