@@ -27,16 +27,15 @@ with ``--proxy-headers`` so that it is the browser's address, not the proxy's.
 
 import json
 import math
-import re
 import threading
 import time
-from typing import NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
+
+from .rates import Rate, parse_rate
 
 __all__ = [
     "Rate",
@@ -48,34 +47,7 @@ __all__ = [
 ]
 
 STATUS = 429
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
 _lock = threading.Lock()
-
-
-class Rate(NamedTuple):
-    """``count`` writes per ``period`` seconds."""
-
-    count: int
-    period: int
-
-    def __str__(self):
-        unit = {v: k for k, v in _PERIODS.items()}[self.period]
-        return f"{self.count}/{unit}"
-
-
-def parse_rate(text):
-    """Parse ``"<count>/<s|m|h|d>"`` into a Rate; None for an empty string."""
-    if text is None or not str(text).strip():
-        return None
-    match = _RATE.match(str(text).lower())
-    if not match or int(match.group(1)) < 1:
-        raise ImproperlyConfigured(
-            f"TODOS_WRITE_RATE_LIMIT={text!r} is not a rate: write a positive count "
-            "of writes per second, minute, hour or day, such as '300/s' or "
-            "'1000/m', or leave it empty for no limit."
-        )
-    return Rate(int(match.group(1)), _PERIODS[match.group(2)[0]])
 
 
 def configured_rate():
