@@ -1,4 +1,4 @@
-"""A per-client rate limit on writes: one token bucket per client address.
+"""Per-client limits: a write rate, new documents per period, bytes per day.
 
 Public API:
 
@@ -6,35 +6,38 @@ Public API:
   ``"2000/d"``; empty means no limit.
 - ``configured_rate() -> Rate | None``: the ``TODOS_WRITE_RATE_LIMIT`` setting.
 - ``take(client, rate, now=None) -> float``: spend one token of ``client``'s
-  bucket; 0.0 if the write may go ahead, else the seconds until it may.
+  write bucket; 0.0 if the write may go ahead, else the seconds until it may.
 - ``refuse_write(request) -> JsonResponse | None``: for the HTTP write view; a 429
   with ``Retry-After`` when the request's address is over the limit.
 - ``refuse_frame(scope) -> str | None`` (async): for the WebSocket consumer; the
   text of an error frame with status 429 when the socket's address is over it.
+- ``address_of_request``, ``address_of_scope``: the client address every limit
+  counts by (``address``: ``X-Forwarded-For`` only from ``TODOS_TRUSTED_PROXIES``).
+
+The quotas on new documents (``TODOS_CREATE_RATE_LIMIT``) and on bytes stored per
+day (``TODOS_MAX_CLIENT_BYTES``) are in ``quotas``, called by the storage service,
+which alone knows whether a write creates a document or stores anything.
 
 Each address may make ``count`` writes at once and then one every
 ``period / count`` seconds (a token bucket holding ``count`` tokens, refilled at
-``count / period`` per second). The limit is off unless ``TODOS_WRITE_RATE_LIMIT``
-is set, so tests and benchmarks that burst from one address are not throttled.
+``count / period`` per second). Every limit is off unless set, so tests and
+benchmarks that burst from one address are not throttled.
 
-Buckets live in Django's default cache. With the default (local-memory) cache
-each server process keeps its own buckets, so N processes admit up to N times the
-rate; point ``CACHES`` at a shared cache for one limit across processes (updates
-are then approximate: two processes may both spend the same token). The address
-is ``REMOTE_ADDR`` or the ASGI scope's client: behind a reverse proxy, run Daphne
-with ``--proxy-headers`` so that it is the browser's address, not the proxy's.
+Counters live in Django's default cache (``buckets``): with ``CACHE_URL`` set,
+Redis, where every update is atomic and all processes share one limit; without
+it the local-memory cache, so each process counts alone and N processes admit up
+to N times a limit.
 """
 
 import json
-import math
-import threading
-import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 from django.http import JsonResponse
 
+from . import buckets
+from .address import address_of_request, address_of_scope, client_address
+from .buckets import retry_after
 from .rates import Rate, parse_rate
 
 __all__ = [
@@ -42,12 +45,15 @@ __all__ = [
     "parse_rate",
     "configured_rate",
     "take",
+    "retry_after",
     "refuse_write",
     "refuse_frame",
+    "client_address",
+    "address_of_request",
+    "address_of_scope",
 ]
 
 STATUS = 429
-_lock = threading.Lock()
 
 
 def configured_rate():
@@ -56,20 +62,8 @@ def configured_rate():
 
 
 def take(client, rate, now=None):
-    """Spend a token from ``client``'s bucket; return 0.0, or seconds to wait."""
-    now = time.time() if now is None else now
-    key = f"todos:write-rate:{rate}:{client}"
-    refill = rate.count / rate.period  # tokens per second
-    with _lock:
-        tokens, updated = cache.get(key) or (float(rate.count), now)
-        tokens = min(float(rate.count), tokens + max(0.0, now - updated) * refill)
-        if tokens >= 1.0:
-            wait, tokens = 0.0, tokens - 1.0
-        else:
-            wait = (1.0 - tokens) / refill
-        # A bucket left alone for a whole period is full again: let it expire.
-        cache.set(key, (tokens, now), timeout=rate.period + 1)
-    return wait
+    """Spend a token from ``client``'s write bucket; return 0.0, or seconds to wait."""
+    return buckets.take("write-rate", client, rate, now=now)
 
 
 def _message(rate, wait):
@@ -80,17 +74,15 @@ def _message(rate, wait):
     )
 
 
-def retry_after(wait):
-    """Whole seconds for a Retry-After header (at least 1)."""
-    return max(1, math.ceil(wait))
+def refuse_write(request, client=None):
+    """A 429 JsonResponse if this request's address is over the limit, else None.
 
-
-def refuse_write(request):
-    """A 429 JsonResponse if this request's address is over the limit, else None."""
+    ``client`` is the request's address, if the caller has it already.
+    """
     rate = configured_rate()
     if rate is None:
         return None
-    wait = take(request.META.get("REMOTE_ADDR") or "unknown", rate)
+    wait = take(client or address_of_request(request), rate)
     if not wait:
         return None
     response = JsonResponse({"error": _message(rate, wait)}, status=STATUS)
@@ -98,13 +90,17 @@ def refuse_write(request):
     return response
 
 
-async def refuse_frame(scope):
-    """The text of a 429 error frame if this socket's address is over, else None."""
+async def refuse_frame(scope, client=None):
+    """The text of a 429 error frame if this socket's address is over, else None.
+
+    ``client`` is the socket's address, if the caller has it already.
+    """
     rate = configured_rate()
     if rate is None:
         return None
-    client = (scope.get("client") or ["unknown"])[0]
-    wait = await sync_to_async(take, thread_sensitive=False)(client, rate)
+    wait = await sync_to_async(take, thread_sensitive=False)(
+        client or address_of_scope(scope), rate
+    )
     if not wait:
         return None
     return json.dumps(
