@@ -1,6 +1,7 @@
 """A minimal WebSocket client on a plain socket, for tests against live Daphne."""
 
 import base64
+import json
 import os
 import socket
 import struct
@@ -9,7 +10,7 @@ import struct
 class RawWebSocket:
     """A minimal WebSocket client on a plain socket: handshake, frames, close."""
 
-    def __init__(self, port, path, origin=None, host=None):
+    def __init__(self, port, path, origin=None, host=None, headers=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
@@ -22,6 +23,7 @@ class RawWebSocket:
         ]
         if origin is not None:
             lines.append(f"Origin: {origin}")
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buffer = b""
         while b"\r\n\r\n" not in self.buffer:
@@ -65,6 +67,13 @@ class RawWebSocket:
         elif length == 127:
             (length,) = struct.unpack("!Q", self._read(8))
         return first & 0x0F, self._read(length)
+
+    def receive_json(self):
+        """Read frames until a text frame; return it decoded from JSON."""
+        while True:
+            opcode, payload = self.receive()
+            if opcode == 0x1:
+                return json.loads(payload)
 
     def close(self):
         self.sock.close()
