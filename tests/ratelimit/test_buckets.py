@@ -1,9 +1,15 @@
-"""Atomic counters (todos/ratelimit/buckets.py), in the local cache and in Redis."""
+"""Atomic counters (todos/ratelimit/buckets.py), in the local cache and in Redis.
+
+Each test gets a cache of its own (a new local-memory location, or a new key
+prefix in Redis), and never calls cache.clear(): in Redis that flushes the whole
+database, which other tests' channel layers use.
+"""
 
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.test import override_settings
 
 from todos.ratelimit import buckets
 from todos.ratelimit.rates import Rate
@@ -92,14 +98,15 @@ def test_seconds_until_tomorrow_counts_to_midnight_utc():
     assert buckets.seconds_until_tomorrow(3 * DAY + 1.5) == DAY - 1.5
 
 
-def test_an_unreachable_redis_lets_requests_through(settings, caplog):
-    settings.CACHES = {
+def test_an_unreachable_redis_lets_requests_through(caplog):
+    unreachable = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
         }
     }
 
-    assert buckets.take("w", "a", Rate(1, 60)) == 0
-    assert buckets.add_to_daily_total("b", "a", 10, 5) == (True, 0)
+    with override_settings(CACHES=unreachable):
+        assert buckets.take("w", "a", Rate(1, 60)) == 0
+        assert buckets.add_to_daily_total("b", "a", 10, 5) == (True, 0)
     assert "Redis failed" in caplog.text

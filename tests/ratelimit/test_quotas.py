@@ -10,13 +10,28 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
 
+from tests import automerge_node
 from todo_site.asgi import application
 from todos import storage
 
 OCTETS = "application/octet-stream"
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    return automerge_node.make_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+@pytest.fixture(autouse=True)
+def empty_counters():
+    """The local-memory cache starts and ends empty (these tests never use Redis)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def put(client, doc_id, body, address="10.0.0.1"):
