@@ -110,3 +110,19 @@ def test_an_unreachable_redis_lets_requests_through(caplog):
         assert buckets.take("w", "a", Rate(1, 60)) == 0
         assert buckets.add_to_daily_total("b", "a", 10, 5) == (True, 0)
     assert "Redis failed" in caplog.text
+
+
+def test_redis_buckets_keep_time_by_the_redis_clock(settings, redis_url):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"test-{secrets.token_hex(6)}",
+        }
+    }
+    rate = Rate(2, 60)
+
+    waits = [buckets.take("w", "a", rate) for _ in range(3)]
+
+    assert waits[:2] == [0, 0]
+    assert 29 < waits[2] <= 30  # measured from the Redis server's TIME

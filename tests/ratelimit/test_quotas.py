@@ -111,7 +111,10 @@ def test_bytes_quota_counts_stored_uploads_only(client, case, settings):
 def test_an_upload_larger_than_the_whole_quota_is_refused(client, case, settings):
     settings.TODOS_MAX_CLIENT_BYTES = len(case["base"]) - 1
 
-    assert put(client, "one", case["base"]).status_code == 429
+    refused = put(client, "one", case["base"])
+
+    assert refused.status_code == 429
+    assert "would be refused on any day" in refused.json()["error"]
     assert storage.read_document("one") is None
 
 

@@ -14,7 +14,8 @@ when ``tat - now <= period - period / count`` and then moves ``tat`` on by
 ``count / period`` per second.
 
 Every update is atomic across processes when the cache is Redis (``CACHE_URL``):
-the bucket is one Lua script, run by Redis as a single step; daily totals use
+the bucket is one Lua script, run by Redis as a single step on Redis's clock
+(so servers whose clocks differ still share one bucket); daily totals use
 ``cache.add`` and ``cache.incr``, which Redis runs atomically. With the
 local-memory cache each process counts alone (a lock makes it atomic within
 the process), so N processes admit up to N times a limit. When Redis cannot be
@@ -29,7 +30,8 @@ import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisUnreachable
+from redis.exceptions import TimeoutError as RedisTimeout
 
 __all__ = [
     "take",
@@ -43,14 +45,20 @@ DAY = 86400
 logger = logging.getLogger("todos.ratelimit")
 _lock = threading.Lock()
 
-# KEYS[1]: the bucket; ARGV: now, interval (period / count), tolerance
-# (period - interval), all in seconds. Returns the wait in seconds as a string
-# ("0" when allowed), because Redis truncates Lua numbers to integers.
+# KEYS[1]: the bucket; ARGV: now ("" for Redis's own clock, which every server
+# process shares), interval (period / count), tolerance (period - interval), in
+# seconds. Returns the wait in seconds as a string ("0" when allowed), because
+# Redis truncates Lua numbers to integers.
 GCRA_SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end
 local now = tonumber(ARGV[1])
+if not now then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+end
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 if tat - now > tolerance then return tostring(tat - now - tolerance) end
 local new_tat = tat + interval
@@ -65,8 +73,10 @@ def _key(name, client, *parts):
 
 
 def take(name, client, rate, now=None):
-    """Spend a token of ``client``'s bucket ``name``; 0.0, or the seconds to wait."""
-    now = time.time() if now is None else now
+    """Spend a token of ``client``'s bucket ``name``; 0.0, or the seconds to wait.
+
+    ``now`` defaults to the cache's clock: Redis's, or this process's.
+    """
     key = _key(name, client, rate)
     interval = rate.period / rate.count
     tolerance = rate.period - interval
@@ -74,9 +84,10 @@ def take(name, client, rate, now=None):
     if isinstance(cache, RedisCache):
         try:
             return _take_in_redis(cache, key, now, interval, tolerance)
-        except RedisError as exc:
+        except (RedisUnreachable, RedisTimeout) as exc:
             logger.warning("Rate limit not checked, Redis failed: %s", exc)
             return 0.0
+    now = time.time() if now is None else now
     with _lock:
         tat = max(cache.get(key, now), now)
         if tat - now > tolerance:
@@ -91,7 +102,8 @@ def _take_in_redis(cache, key, now, interval, tolerance):
     # Django's RedisCache has no public way to run a script; its client does.
     client = cache._cache.get_client(full_key, write=True)
     script = client.register_script(GCRA_SCRIPT)
-    wait = script(keys=[full_key], args=[repr(now), repr(interval), repr(tolerance)])
+    now = "" if now is None else repr(now)
+    wait = script(keys=[full_key], args=[now, repr(interval), repr(tolerance)])
     return float(wait)
 
 
@@ -122,7 +134,7 @@ def add_to_daily_total(name, client, amount, limit, now=None):
         except ValueError:  # expired between add and incr: a new day began
             cache.add(key, 0, timeout=DAY + 60)
             total = cache.incr(key, amount)
-    except RedisError as exc:
+    except (RedisUnreachable, RedisTimeout) as exc:
         logger.warning("Quota not checked, Redis failed: %s", exc)
         return True, 0
     if total > limit:
@@ -138,7 +150,7 @@ def subtract_from_daily_total(name, client, amount, now=None):
         caches["default"].decr(_daily_key(name, client, now), amount)
     except ValueError:  # the day (and its total) is over
         pass
-    except RedisError as exc:
+    except (RedisUnreachable, RedisTimeout) as exc:
         logger.warning("Quota not given back, Redis failed: %s", exc)
 
 

@@ -73,6 +73,14 @@ def bytes_reserved(client, amount, now=None):
     if not limit or client is None:
         yield reservation
         return
+    if amount > limit:
+        raise QuotaExceeded(
+            f"This upload of {amount} bytes is larger than the {limit} bytes a day "
+            "this server accepts from one address (TODOS_MAX_CLIENT_BYTES), so it "
+            "would be refused on any day: send changes in smaller uploads "
+            "(Automerge.saveIncremental). Nothing of it was stored.",
+            retry_after=buckets.retry_after(buckets.seconds_until_tomorrow(now)),
+        )
     added, total = buckets.add_to_daily_total("bytes", client, amount, limit, now)
     if not added:
         retry = buckets.retry_after(buckets.seconds_until_tomorrow(now))
