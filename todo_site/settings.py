@@ -201,7 +201,14 @@ TODOS_COMPACT_IN_BACKGROUND = True
 # ("50/h") and bytes stored per UTC day; empty or 0: no limit.
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
 TODOS_CREATE_RATE_LIMIT = os.environ.get("TODOS_CREATE_RATE_LIMIT", "")
-TODOS_MAX_CLIENT_BYTES = int(os.environ.get("TODOS_MAX_CLIENT_BYTES") or 0)
+try:
+    TODOS_MAX_CLIENT_BYTES = int(os.environ.get("TODOS_MAX_CLIENT_BYTES") or 0)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"TODOS_MAX_CLIENT_BYTES={os.environ['TODOS_MAX_CLIENT_BYTES']!r}: write a "
+        "whole number of bytes per day, such as 268435456 for 256 MiB, or 0 for "
+        "no limit."
+    ) from None
 # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
 # client; from any other peer the header is ignored (todos/ratelimit/address.py).
 TODOS_TRUSTED_PROXIES = os.environ.get("TODOS_TRUSTED_PROXIES", "")

@@ -1,6 +1,10 @@
 """The client address every limit counts by (todos/ratelimit/address.py)."""
 
 import ipaddress
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -8,6 +12,7 @@ from django.test import RequestFactory
 
 from todos.ratelimit import address
 
+ROOT = Path(__file__).resolve().parent.parent.parent
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -113,3 +118,32 @@ def test_default_trusts_no_proxy(settings):
     )
 
     assert address.address_of_request(request) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("TODOS_TRUSTED_PROXIES", "proxy.example"),
+        ("TODOS_CREATE_RATE_LIMIT", "50 an hour"),
+        ("TODOS_WRITE_RATE_LIMIT", "fast"),
+        ("TODOS_MAX_CLIENT_BYTES", "1 GB"),
+    ],
+)
+def test_a_bad_limit_setting_stops_the_server_at_start(variable, value):
+    env = {
+        **os.environ,
+        variable: value,
+        "DJANGO_SETTINGS_MODULE": "todo_site.settings",
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr
+    assert variable in done.stderr and value in done.stderr

@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
 
-from . import buckets
+from . import address, buckets
 from .address import address_of_request, address_of_scope, client_address
 from .buckets import retry_after
 from .rates import Rate, parse_rate
@@ -44,6 +44,7 @@ __all__ = [
     "Rate",
     "parse_rate",
     "configured_rate",
+    "check_settings",
     "take",
     "retry_after",
     "refuse_write",
@@ -59,6 +60,16 @@ STATUS = 429
 def configured_rate():
     """The write rate limit from settings, or None when writes are not limited."""
     return parse_rate(getattr(settings, "TODOS_WRITE_RATE_LIMIT", ""))
+
+
+def check_settings():
+    """Parse every limit's setting; raise ImproperlyConfigured naming a bad one."""
+    from . import quotas
+
+    configured_rate()
+    quotas.create_rate()
+    quotas.max_client_bytes()
+    address.trusted_proxies()
 
 
 def take(client, rate, now=None):
