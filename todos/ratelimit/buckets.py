@@ -15,19 +15,22 @@ when ``tat - now <= period - period / count`` and then moves ``tat`` on by
 
 Every update is atomic across processes when the cache is Redis (``CACHE_URL``):
 the bucket is one Lua script, run by Redis as a single step on Redis's clock
-(so servers whose clocks differ still share one bucket); daily totals use
-``cache.add`` and ``cache.incr``, which Redis runs atomically. With the
-local-memory cache each process counts alone (a lock makes it atomic within
-the process), so N processes admit up to N times a limit. When Redis cannot be
-reached, a limit lets the request through (and logs a warning) rather than
-failing writes that the database could store.
+(so servers whose clocks differ still share one bucket), and so is a daily
+total's add (``INCRBY``, taken back with ``DECRBY`` if it passes the limit).
+With the local-memory cache each process counts alone (a lock makes it atomic
+within the process; a daily total is ``cache.add`` + ``cache.incr``), so N
+processes admit up to N times a limit. When Redis cannot be reached, a limit
+lets the request through (and logs a warning) rather than failing writes that
+the database could store.
 """
 
 import logging
 import math
 import threading
 import time
+from functools import lru_cache
 
+import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import ConnectionError as RedisUnreachable
@@ -97,10 +100,49 @@ def take(name, client, rate, now=None):
     return 0.0
 
 
+# KEYS[1]: a daily total; ARGV: amount, limit, seconds to keep the key. The same
+# as add_to_daily_total's cache.add + cache.incr (+ decr), in one round trip.
+ADD_SCRIPT = """
+local amount = tonumber(ARGV[1])
+local total = redis.call('INCRBY', KEYS[1], amount)
+if total == amount then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+if total > tonumber(ARGV[2]) then
+  redis.call('DECRBY', KEYS[1], amount)
+  return {0, total - amount}
+end
+return {1, total}
+"""
+
+SUBTRACT_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECRBY', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+@lru_cache(maxsize=8)
+def _redis_client(url):
+    """One redis-py client (and connection pool) per Redis URL, for the process.
+
+    Django makes a new RedisCache, with new connections, for every request
+    under ASGI (its caches are context-local); reusing one pool saves a TCP
+    connection per write.
+    """
+    return redis.Redis.from_url(url)
+
+
+def _redis(cache, key):
+    """The redis-py client and the full key for ``key`` in Django's RedisCache.
+
+    Django's RedisCache has no public way to run a script. Its first server is
+    the one it writes to.
+    """
+    return _redis_client(cache._servers[0]), cache.make_and_validate_key(key)
+
+
 def _take_in_redis(cache, key, now, interval, tolerance):
-    full_key = cache.make_and_validate_key(key)
-    # Django's RedisCache has no public way to run a script; its client does.
-    client = cache._cache.get_client(full_key, write=True)
+    client, full_key = _redis(cache, key)
     script = client.register_script(GCRA_SCRIPT)
     now = "" if now is None else repr(now)
     wait = script(keys=[full_key], args=[now, repr(interval), repr(tolerance)])
@@ -121,14 +163,21 @@ def add_to_daily_total(name, client, amount, limit, now=None):
     """Add ``amount`` to today's total unless it would pass ``limit``.
 
     Returns ``(True, total)`` when added, ``(False, total before)`` when not. The
-    add is one atomic increment; one that overshoots is taken back at once, so
-    concurrent writers never hold more than ``limit`` between them.
+    add is one atomic increment (``cache.add`` + ``cache.incr``, or one script
+    in Redis); one that overshoots is taken back at once, so concurrent writers
+    never hold more than ``limit`` between them.
     """
     now = time.time() if now is None else now
     key = _daily_key(name, client, now)
+    keep = int(seconds_until_tomorrow(now)) + 60
     cache = caches["default"]
     try:
-        cache.add(key, 0, timeout=int(seconds_until_tomorrow(now)) + 60)
+        if isinstance(cache, RedisCache):
+            client, full_key = _redis(cache, key)
+            script = client.register_script(ADD_SCRIPT)
+            added, total = script(keys=[full_key], args=[amount, limit, keep])
+            return bool(added), total
+        cache.add(key, 0, timeout=keep)
         try:
             total = cache.incr(key, amount)
         except ValueError:  # expired between add and incr: a new day began
@@ -146,8 +195,15 @@ def add_to_daily_total(name, client, amount, limit, now=None):
 def subtract_from_daily_total(name, client, amount, now=None):
     """Give back ``amount`` added today by ``add_to_daily_total``."""
     now = time.time() if now is None else now
+    key = _daily_key(name, client, now)
+    cache = caches["default"]
     try:
-        caches["default"].decr(_daily_key(name, client, now), amount)
+        if isinstance(cache, RedisCache):
+            client, full_key = _redis(cache, key)
+            # Only where the key still exists: a total that expired stays gone.
+            client.register_script(SUBTRACT_SCRIPT)(keys=[full_key], args=[amount])
+        else:
+            cache.decr(key, amount)
     except ValueError:  # the day (and its total) is over
         pass
     except (RedisUnreachable, RedisTimeout) as exc:
