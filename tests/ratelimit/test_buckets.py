@@ -6,6 +6,8 @@ database, which other tests' channel layers use.
 """
 
 import secrets
+import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -126,3 +128,22 @@ def test_redis_buckets_keep_time_by_the_redis_clock(settings, redis_url):
 
     assert waits[:2] == [0, 0]
     assert 29 < waits[2] <= 30  # measured from the Redis server's TIME
+
+
+def test_a_stalled_redis_lets_requests_through_after_a_timeout(caplog):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        stalled = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{port}/0",
+            }
+        }
+        started = time.monotonic()
+        with override_settings(CACHES=stalled):
+            assert buckets.take("w", "a", Rate(1, 60)) == 0
+
+    assert time.monotonic() - started < buckets.REDIS_TIMEOUT + 2
+    assert "Redis failed" in caplog.text

@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 DAY = 86400
+# Seconds a limit waits for Redis before letting the write through: a stalled
+# Redis must not hold writes (a creation is checked under the document's lock).
+REDIS_TIMEOUT = 2
 logger = logging.getLogger("todos.ratelimit")
 _lock = threading.Lock()
 
@@ -129,7 +132,9 @@ def _redis_client(url):
     under ASGI (its caches are context-local); reusing one pool saves a TCP
     connection per write.
     """
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+    )
 
 
 def _redis(cache, key):
