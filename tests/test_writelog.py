@@ -5,6 +5,7 @@ import logging
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
 
 from tests import automerge_node
 from todo_site.asgi import application
@@ -19,6 +20,14 @@ CONTENT = ("milk", "Groceries")  # the scenario's item text and list title
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     return automerge_node.make_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+@pytest.fixture(autouse=True)
+def empty_counters():
+    """The local-memory cache (the rate limit's buckets) starts and ends empty."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -108,10 +117,11 @@ def test_a_server_failure_is_logged_as_a_warning(writes):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_each_frame_logs_one_line(case, writes):
+async def test_each_frame_logs_one_line(case, writes, settings):
+    settings.TODOS_WRITE_RATE_LIMIT = "3/h"
     socket = WebsocketCommunicator(application, f"/ws/docs/{DOC}", headers=[ORIGIN])
     assert (await socket.connect())[0]
-    for frame in (case["base"], case["base"], b"junk"):
+    for frame in (case["base"], case["base"], b"junk", case["a1"]):
         await socket.send_to(bytes_data=frame)
         await socket.receive_json_from()
     await socket.disconnect()
@@ -120,6 +130,7 @@ async def test_each_frame_logs_one_line(case, writes):
         ("stored", 200, "websocket", len(case["base"])),
         ("unchanged", 200, "websocket", len(case["base"])),
         ("refused", 400, "websocket", 4),
+        ("refused", 429, "websocket", len(case["a1"])),
     ]
 
 
