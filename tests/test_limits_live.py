@@ -12,6 +12,7 @@ the trusted proxy here), so counters left in Redis by another run never meet it.
 import http.client
 import json
 import random
+import socket
 import threading
 import time
 
@@ -48,6 +49,21 @@ def put(server, doc_id, body, client=None, connection=None):
     if connection is None:
         conn.close()
     return answer
+
+
+def put_too_large(server, doc_id, declared, client):
+    """Declare a body of ``declared`` bytes, send a little of it; return the status."""
+    head = (
+        f"PUT /docs/{doc_id} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {declared}\r\n"
+        f"X-Forwarded-For: {client}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(head.encode() + b"\0" * 1024)
+        answer = b""
+        while b"\r\n" not in answer:
+            answer += sock.recv(4096)
+    return int(answer.split()[1])
 
 
 def open_socket(server, doc_id, client):
@@ -181,7 +197,11 @@ def test_storing_more_bytes_than_the_daily_quota_is_refused(live_server_factory,
 
 
 def test_every_write_logs_one_json_line_without_content(live_server_factory, case):
-    server = live_server_factory(TODOS_TRUSTED_PROXIES=PROXY, TODOS_LOG_FORMAT="json")
+    server = live_server_factory(
+        TODOS_TRUSTED_PROXIES=PROXY,
+        TODOS_LOG_FORMAT="json",
+        TODOS_MAX_DOCUMENT_BYTES=65536,
+    )
     client = new_address()
     put(server, "logged", case["base"], client)
     put(server, "logged", case["base"], client)
@@ -190,6 +210,7 @@ def test_every_write_logs_one_json_line_without_content(live_server_factory, cas
     socket_.send(case["a1"])
     socket_.receive_json()
     socket_.close()
+    assert put_too_large(server, "logged", 100_000, client) == 413
     time.sleep(0.5)
 
     log = server.log_path.read_text()
@@ -200,15 +221,15 @@ def test_every_write_logs_one_json_line_without_content(live_server_factory, cas
         ("unchanged", 200, "http"),
         ("refused", 400, "http"),
         ("stored", 200, "websocket"),
+        ("refused", 413, "http"),  # refused by Daphne, before Django
     ]
-    assert all(
-        line["doc_id"] == "logged" and line["client"] == client for line in lines
-    )
+    assert {(line["doc_id"], line["client"]) for line in lines} == {("logged", client)}
     assert [line["bytes"] for line in lines] == [
         len(case["base"]),
         len(case["base"]),
         13,
         len(case["a1"]),
+        100_000,
     ]
     assert all(line["duration_ms"] >= 0 for line in lines)
     assert "milk" not in log and "Groceries" not in log

@@ -154,3 +154,21 @@ def test_json_format_writes_one_object_per_line_with_the_fields():
         and line["outcome"] == "stored"
         and line["level"] == "INFO"
     )
+
+
+def test_a_body_refused_before_django_is_logged_only_for_a_write(writes, settings):
+    settings.TODOS_TRUSTED_PROXIES = "127.0.0.1"
+    writelog.log_refused_body("PUT", f"/docs/{DOC}/", 10**9, "127.0.0.1", "1.2.3.4")
+    writelog.log_refused_body("GET", f"/docs/{DOC}", 10**9, "127.0.0.1", None)
+    writelog.log_refused_body("POST", "/admin/login/", 10**9, "127.0.0.1", None)
+    writelog.log_refused_body("PUT", "/docs/../etc", 10**9, "127.0.0.1", None)
+
+    [record] = writes()
+    assert fields(record) == {
+        "doc_id": DOC,
+        "bytes": 10**9,
+        "outcome": "refused",
+        "status": 413,
+        "via": "http",
+    }
+    assert record.client == "1.2.3.4"
