@@ -134,3 +134,21 @@ def test_get_without_format_still_returns_the_bytes(client, documents):
 
     assert response["Content-Type"] == "application/octet-stream"
     assert response.content == documents["simple"]
+
+
+def test_json_view_decodes_when_the_shared_cache_is_down(
+    client, documents, settings, caplog
+):
+    store("groceries", documents["simple"])
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+
+    response = client.get("/docs/groceries.json")
+
+    assert response.status_code == 200
+    assert response.json()["title"] == "Groceries"
+    assert "Snapshot cache unavailable" in caplog.text

@@ -67,7 +67,7 @@ class BodyLimit:
         limit = self.fixed_limit if self.fixed_limit is not None else max_body_bytes()
         declared = declared_length(scope.get("headers", []))
         if declared is not None and declared > limit:
-            log_refusal(scope.get("client"), declared, limit)
+            log_refusal(scope.get("client"), declared, limit, request_of(scope))
             return await send_refusal(send, limit)
 
         received = 0
@@ -86,7 +86,8 @@ class BodyLimit:
                     # Django's handler then stops reading and returns quietly.
                     refused = True
                     if not response_started:
-                        log_refusal(scope.get("client"), received, limit)
+                        request = request_of(scope)
+                        log_refusal(scope.get("client"), received, limit, request)
                         await send_refusal(send, limit)
                     return {"type": "http.disconnect"}
             return message
@@ -118,7 +119,21 @@ async def send_refusal(send, limit):
     await send({"type": "http.response.body", "body": body})
 
 
-def log_refusal(client, size, limit):
+def request_of(scope):
+    """(method, path, X-Forwarded-For or None) of an ASGI HTTP scope."""
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", ())
+        if name.lower() == b"x-forwarded-for"
+    ]
+    return scope.get("method", ""), scope.get("path", ""), ",".join(forwarded) or None
+
+
+def log_refusal(client, size, limit, request=None):
+    """Log a refused body; a write to a document also gets its write log line.
+
+    ``request`` is (method, path, X-Forwarded-For or None), when known.
+    """
     who = f"{client[0]}:{client[1]}" if client else "a client"
     logger.warning(
         "Refused a request body from %s: %s bytes, over the limit of %s (413)",
@@ -126,6 +141,12 @@ def log_refusal(client, size, limit):
         size,
         limit,
     )
+    if request is not None:
+        from todos import writelog
+
+        method, path, forwarded_for = request
+        peer = client[0] if client else None
+        writelog.log_refused_body(method, path, size, peer, forwarded_for)
 
 
 # --- Daphne ---------------------------------------------------------------------------
@@ -176,8 +197,16 @@ class BoundedWebRequest(http_protocol.WebRequest):
         channel = self.channel
         transport = channel.transport
         peer = transport.getPeer()
+        # The request line is parsed by now, but only the channel holds it.
+        method = getattr(channel, "_command", b"").decode("latin-1")
+        path = getattr(channel, "_path", b"").decode("latin-1")
+        forwarded = self.requestHeaders.getRawHeaders(b"x-forwarded-for") or []
+        forwarded_for = b",".join(forwarded).decode("latin-1") or None
         log_refusal(
-            (getattr(peer, "host", "?"), getattr(peer, "port", "?")), size, limit
+            (getattr(peer, "host", "?"), getattr(peer, "port", "?")),
+            size,
+            limit,
+            (method, path, forwarded_for),
         )
         # Twisted would answer "100 Continue" after these headers: not now.
         self.requestHeaders.removeHeader(b"expect")

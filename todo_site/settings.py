@@ -197,8 +197,36 @@ TODOS_COMPACT_AFTER_CHUNKS = int(os.environ.get("TODOS_COMPACT_AFTER_CHUNKS", "3
 # Compact in a background thread of each server process; the unit tests turn it
 # off, so a compaction runs at once, in the thread and transaction of the test.
 TODOS_COMPACT_IN_BACKGROUND = True
-# Writes per client address ("300/s", "1000/m"); empty: no limit (todos/ratelimit.py).
+# Per client address (todos/ratelimit/): writes ("300/s", "1000/m"), new documents
+# ("50/h") and bytes stored per UTC day; empty or 0: no limit.
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")
+TODOS_CREATE_RATE_LIMIT = os.environ.get("TODOS_CREATE_RATE_LIMIT", "")
+try:
+    TODOS_MAX_CLIENT_BYTES = int(os.environ.get("TODOS_MAX_CLIENT_BYTES") or 0)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"TODOS_MAX_CLIENT_BYTES={os.environ['TODOS_MAX_CLIENT_BYTES']!r}: write a "
+        "whole number of bytes per day, such as 268435456 for 256 MiB, or 0 for "
+        "no limit."
+    ) from None
+# Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+# client; from any other peer the header is ignored (todos/ratelimit/address.py).
+TODOS_TRUSTED_PROXIES = os.environ.get("TODOS_TRUSTED_PROXIES", "")
+
+# The cache holds the limits' counters: Redis at CACHE_URL, shared by every
+# process and updated atomically; without it, each process's local memory.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A stalled Redis costs a request 2 s at most, never a hang.
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # With DEBUG off the site is assumed to be served over HTTPS, so `manage.py check
 # --deploy` is clean. Each switch can be turned off for a plain-HTTP deployment
@@ -216,10 +244,27 @@ if not DEBUG:
     if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# TODOS_LOG_FORMAT=json writes one JSON object per line (python-json-logger); each
+# write's line has its fields as keys (todos/writelog.py). Default: plain text.
+TODOS_LOG_FORMAT = os.environ.get("TODOS_LOG_FORMAT", "text").strip().lower() or "text"
+if TODOS_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(
+        f"TODOS_LOG_FORMAT={TODOS_LOG_FORMAT!r}: use 'text' (the default) or 'json'."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": TODOS_LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "todos": {"level": os.environ.get("TODOS_LOG_LEVEL", "INFO")},

@@ -10,8 +10,10 @@ class TodosConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from . import engine
+        from . import engine, ratelimit
 
+        # A limit that cannot be read stops the server here, not at a write.
+        ratelimit.check_settings()
         engine.configure(
             workers=settings.TODOS_ENGINE_WORKERS,
             timeout=settings.TODOS_ENGINE_TIMEOUT,

@@ -11,11 +11,12 @@ and need not compact it again.
 """
 
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import ratelimit, storage
+from . import ratelimit, storage, writelog
 
 
 class DocumentConsumer(AsyncWebsocketConsumer):
@@ -24,6 +25,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.doc_id = self.scope["url_route"]["kwargs"]["doc_id"]
         self.group = storage.group_name(self.doc_id)
+        self.client = ratelimit.address_of_scope(self.scope)
         # Join before reading, so no write committed after the read is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -50,14 +52,35 @@ class DocumentConsumer(AsyncWebsocketConsumer):
                 "(Automerge.save or saveIncremental output) as a binary frame."
             )
             return
-        if (refused := await ratelimit.refuse_frame(self.scope)) is not None:
-            return await self.send(text_data=refused)
+        started = time.perf_counter()
+        status, result = await self.merge_frame(bytes_data)
+        changed = result is not None and result.changed
+        writelog.log_write(
+            self.doc_id,
+            len(bytes_data),
+            status,
+            changed,
+            started,
+            "websocket",
+            self.client,
+        )
+
+    async def merge_frame(self, data):
+        """Merge one uploaded frame and answer it; return (status, WriteResult)."""
+        refused = await ratelimit.refuse_frame(self.scope, self.client)
+        if refused is not None:
+            await self.send(text_data=refused)
+            return ratelimit.STATUS, None
         try:
-            result = await write_document(self.doc_id, bytes_data, self.channel_name)
+            result = await write_document(
+                self.doc_id, data, self.channel_name, self.client
+            )
         except storage.StorageError as exc:
-            await self.send_error(exc.message, status=exc.status)
-            return
+            retry_after = getattr(exc, "retry_after", None)
+            await self.send_error(exc.message, exc.status, retry_after)
+            return exc.status, None
         await self.send(text_data=json.dumps({"type": "ack", **result.as_json()}))
+        return 200, result
 
     async def doc_updated(self, event):
         """A committed write: pass on its new bytes unless this socket sent them.
@@ -75,11 +98,12 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         frame = {key: event[key] for key in ("heads", "chunks", "size")}
         await self.send(text_data=json.dumps({"type": "update", **frame}))
 
-    async def send_error(self, message, status=400):
+    async def send_error(self, message, status=400, retry_after=None):
         """Report a refused frame; the connection stays open."""
-        await self.send(
-            text_data=json.dumps({"type": "error", "status": status, "error": message})
-        )
+        frame = {"type": "error", "status": status, "error": message}
+        if retry_after is not None:
+            frame["retry_after"] = retry_after
+        await self.send(text_data=json.dumps(frame))
 
 
 @database_sync_to_async
@@ -88,5 +112,5 @@ def read_document(doc_id):
 
 
 @database_sync_to_async
-def write_document(doc_id, data, sender):
-    return storage.write_document(doc_id, data, sender=sender)
+def write_document(doc_id, data, sender, client):
+    return storage.write_document(doc_id, data, sender=sender, client=client)

@@ -10,6 +10,7 @@ is the capability that protects writes (README, "Security").
 
 import re
 import secrets
+import time
 
 from django.contrib.staticfiles import finders
 from django.core.exceptions import RequestDataTooBig
@@ -19,7 +20,7 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
-from . import display, ratelimit, storage
+from . import display, ratelimit, storage, writelog
 from .models import DOC_ID_PATTERN
 
 SERVICE_WORKER = "todos/sw.js"
@@ -63,12 +64,19 @@ def service_worker(request):
     return response
 
 
-def error_response(status, message):
-    """A JSON error a person can act on: {"error": message}."""
+def error_response(status, message, retry_after=None):
+    """A JSON error a person can act on: {"error": message}, with Retry-After."""
     response = JsonResponse({"error": message}, status=status)
-    if status == storage.Unavailable.status:
-        response["Retry-After"] = str(storage.Unavailable.retry_after)
+    if retry_after is None and status == storage.Unavailable.status:
+        retry_after = storage.Unavailable.retry_after
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
+
+
+def storage_error_response(exc):
+    """The JSON error for a StorageError, with its Retry-After if it has one."""
+    return error_response(exc.status, exc.message, getattr(exc, "retry_after", None))
 
 
 @csrf_exempt
@@ -112,31 +120,58 @@ def read(request, doc_id):
 
 
 def write(request, doc_id):
-    """Merge the request body into the document; answer with what is now stored."""
+    """Merge the request body into the document; answer with what is now stored.
+
+    Every write, refused or not, is logged as one line (todos/writelog.py).
+    """
+    started = time.perf_counter()
+    client = ratelimit.address_of_request(request)
+    response, size, result = merge_upload(request, doc_id, client)
+    changed = result is not None and result.changed
+    writelog.log_write(
+        doc_id, size, response.status_code, changed, started, "http", client
+    )
+    return response
+
+
+def merge_upload(request, doc_id, client):
+    """Answer a write: (response, upload size in bytes, WriteResult or None).
+
+    The size is the body's once it is read, else the declared Content-Length.
+    """
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if request.content_type.lower() in FORM_CONTENT_TYPES:
-        return error_response(
-            415,
-            f"The body is a form ({request.content_type}), not Automerge bytes: "
-            "send the bytes as the body itself, with Content-Type: "
-            "application/octet-stream.",
+        return (
+            error_response(
+                415,
+                f"The body is a form ({request.content_type}), not Automerge bytes: "
+                "send the bytes as the body itself, with Content-Type: "
+                "application/octet-stream.",
+            ),
+            declared,
+            None,
         )
-    if (refused := ratelimit.refuse_write(request)) is not None:
-        return refused
+    if (refused := ratelimit.refuse_write(request, client)) is not None:
+        return refused, declared, None
     try:
         body = request.body
     except RequestDataTooBig:
-        return error_response(
-            413,
-            f"The upload is larger than {storage.max_document_bytes()} bytes, the "
-            "most this server accepts per document (TODOS_MAX_DOCUMENT_BYTES).",
+        return (
+            error_response(
+                413,
+                f"The upload is larger than {storage.max_document_bytes()} bytes, the "
+                "most this server accepts per document (TODOS_MAX_DOCUMENT_BYTES).",
+            ),
+            declared,
+            None,
         )
     try:
-        result = storage.write_document(doc_id, body)
+        result = storage.write_document(doc_id, body, client=client)
     except storage.StorageError as exc:
-        return error_response(exc.status, exc.message)
+        return storage_error_response(exc), len(body), None
     response = JsonResponse(result.as_json())
     response["ETag"] = f'"{result.etag}"'
-    return response
+    return response, len(body), result
 
 
 @csrf_exempt  # reads nothing; exempt so that every method gets the JSON 404

@@ -33,11 +33,15 @@ function browserOnline() {
 	return globalThis.navigator?.onLine !== false;
 }
 
-/** A refusal from the server: `status` is 400, 409 or 413. */
+/**
+ * A refusal from the server: `status` is 400, 409, 413, 422 or 429; for 429 (over a
+ * limit) `retryAfter` is the seconds the server asks us to wait, or null.
+ */
 export class UploadRefused extends Error {
-	constructor(status, message) {
+	constructor(status, message, retryAfter = null) {
 		super(message);
 		this.status = status;
+		this.retryAfter = retryAfter;
 	}
 }
 
@@ -208,7 +212,8 @@ export class Connection {
 		if (response.status >= 500) {
 			throw new NetworkError(`The server failed (${response.status}).`);
 		}
-		throw new UploadRefused(response.status, body.error || response.statusText);
+		const retryAfter = Number(response.headers?.get('Retry-After')) || null;
+		throw new UploadRefused(response.status, body.error || response.statusText, retryAfter);
 	}
 
 	connect() {
@@ -305,7 +310,8 @@ export class Connection {
 		if (message.type === 'ack') {
 			this.settlePending((pending) => pending.resolve(message));
 		} else if (message.type === 'error') {
-			this.settlePending((pending) => pending.reject(new UploadRefused(message.status || 400, message.error || 'refused')));
+			const refusal = new UploadRefused(message.status || 400, message.error || 'refused', message.retry_after ?? null);
+			this.settlePending((pending) => pending.reject(refusal));
 		} else if (message.type === 'update') {
 			this.hooks.updated(message);
 		}

@@ -31,6 +31,8 @@ import { Timers } from './timers.js';
 export const DEBOUNCE_MS = 150;
 export const TAB_DELAY_MS = 1500;
 export const RESYNC_GRACE_MS = 1500;
+const TOO_MANY = 429; // over a rate limit or quota: wait as long as the server asks
+const DEFAULT_RETRY_AFTER = 60; // seconds, for a 429 that does not say
 const SERVER_HEADS = 'serverHeads';
 
 export class Sync {
@@ -150,6 +152,8 @@ export class Sync {
 
 	/** Upload within `delay` ms: changes made meanwhile travel together. */
 	scheduleFlush(delay = this.timing.debounce) {
+		// Never before the time a 429 asked us to wait for.
+		delay = Math.max(delay, (this.waitUntil || 0) - Date.now());
 		const due = Date.now() + delay;
 		if (!this.timers.has('flush') || due < this.flushDue) {
 			this.flushDue = due;
@@ -161,6 +165,10 @@ export class Sync {
 	async flush() {
 		this.timers.clear('flush');
 		if (this.busy || this.stopped) {
+			return;
+		}
+		if (this.waitUntil > Date.now()) {
+			this.scheduleFlush(0); // a 429 asked us to wait: not before then
 			return;
 		}
 		this.busy = true;
@@ -229,6 +237,16 @@ export class Sync {
 	refused(error, full) {
 		if (!(error instanceof UploadRefused)) {
 			return false; // the connection retries when the server is back
+		}
+		if (error.status === TOO_MANY) {
+			// Over a limit of this address: the same upload later, not a bigger
+			// one now. The changes stay here meanwhile.
+			this.error = `The server asks this device to wait: ${error.message}`;
+			const wait = (error.retryAfter || DEFAULT_RETRY_AFTER) * 1000;
+			this.waitUntil = Date.now() + wait;
+			this.timers.clear('flush');
+			this.scheduleFlush(wait);
+			return false;
 		}
 		if (!full) {
 			// 409: the server lacks the history our changes build on. Anything

@@ -103,6 +103,7 @@ export class FakeServer {
 		this.dropPushes = false;
 		this.compactAfter = Infinity; // stored chunks past which a write compacts them
 		this.uploads = [];
+		this.refusals = []; // answers given, in turn, instead of merging an upload
 		this.latency = 1; // ms before an answer or a push arrives
 		this.cached = { chunks: null, doc: null };
 	}
@@ -128,6 +129,9 @@ export class FakeServer {
 	 */
 	write(bytes) {
 		this.uploads.push(bytes);
+		if (this.refusals.length) {
+			return this.refusals.shift();
+		}
 		const before = this.doc();
 		let next;
 		try {
@@ -240,7 +244,7 @@ export class FakeServer {
 			send(bytes) {
 				const result = server.write(new Uint8Array(bytes));
 				setTimeout(() => {
-					const answer = result.status === 200 ? { type: 'ack', ...result.body } : { type: 'error', status: result.status, error: result.body.error };
+					const answer = result.status === 200 ? { type: 'ack', ...result.body } : { type: 'error', status: result.status, ...result.body };
 					this.deliver(JSON.stringify(answer));
 					server.push(result, this);
 				}, server.latency);

@@ -118,6 +118,26 @@ describe('over the WebSocket', () => {
 		assert.deepEqual(serverTexts(server), ['one', 'two']);
 	});
 
+	test('over a limit (429) the same upload waits as long as the server asks', async () => {
+		const server = new FakeServer();
+		const a = await device(server);
+		a.add('one');
+		await waitFor(() => state(a) === 'saved');
+		const before = server.uploads.length;
+		server.refusals.push({ status: 429, body: { error: 'Too many writes', retry_after: 0.2 } });
+		const refusedAt = Date.now();
+		a.add('two');
+		await waitFor(() => state(a) === 'error', 2000, 'the refusal to show');
+		assert.match(a.sync.status().message, /wait: Too many writes/);
+		a.add('three'); // an edit meanwhile does not upload before the wait is over
+		await waitFor(() => serverTexts(server).length === 3, 2000, 'the upload after the wait');
+		assert.ok(Date.now() - refusedAt >= 200);
+		const uploads = server.uploads.slice(before);
+		assert.equal(uploads.length, 2); // the refused one, then one after the wait
+		assert.ok(uploads.every((bytes) => !isSave(bytes))); // no full save in between
+		await waitFor(() => state(a) === 'saved', 2000, 'a to be saved');
+	});
+
 	test('a missed push is noticed from the acknowledgement and fetched', async () => {
 		const server = new FakeServer();
 		const a = await device(server);

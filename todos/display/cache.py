@@ -9,8 +9,11 @@ list shows without decoding anything.
 
 import dataclasses
 import hashlib
+import logging
 
 from django.core.cache import cache
+from redis.exceptions import ConnectionError as RedisUnreachable
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from .. import engine, storage
 from ..models import Document
@@ -18,6 +21,7 @@ from .snapshot import _snapshot
 
 TITLE_MAX_LENGTH = 200  # Document.title's max_length
 CACHE_SECONDS = 3600
+logger = logging.getLogger("todos.display")
 
 
 def snapshot_of(doc_id, stored):
@@ -34,7 +38,7 @@ def snapshot_of(doc_id, stored):
     row = Document.objects.filter(doc_id=doc_id).values_list("heads", "last_change_at")
     heads, last_change_at = row.first() or ([], None)
     heads = sorted(heads)
-    snapshot = cache.get(_key(heads))
+    snapshot = _cached(_key(heads))
     if snapshot is None:
         decoded = {}
 
@@ -47,10 +51,27 @@ def snapshot_of(doc_id, stored):
 
         snapshot = _snapshot(decode)
         if not snapshot.error:
-            cache.set(_key(decoded["heads"]), snapshot, CACHE_SECONDS)
+            _keep(_key(decoded["heads"]), snapshot)
     if snapshot.last_change_at is None and last_change_at is not None:
         snapshot = dataclasses.replace(snapshot, last_change_at=last_change_at)
     return snapshot
+
+
+def _cached(key):
+    """The cached snapshot under ``key``, or None (also when Redis is unreachable)."""
+    try:
+        return cache.get(key)
+    except (RedisUnreachable, RedisTimeout) as exc:
+        logger.warning("Snapshot cache unavailable, decoding anyway: %s", exc)
+        return None
+
+
+def _keep(key, snapshot):
+    """Cache ``snapshot`` under ``key`` if the cache can be reached."""
+    try:
+        cache.set(key, snapshot, CACHE_SECONDS)
+    except (RedisUnreachable, RedisTimeout) as exc:
+        logger.warning("Snapshot cache unavailable, not cached: %s", exc)
 
 
 def _key(heads):

@@ -1,7 +1,7 @@
 """Why a read or write was refused: StorageError and its HTTP status per kind.
 
 Each subclass carries the status an adapter answers with (404, 400, 409, 413,
-503) and a message for the person who sent the request. ``database_available``
+429, 503) and a message for the person who sent the request. ``database_available``
 turns a lost database connection into ``Unavailable``; ``one_writer`` queues
 this process's write transactions on SQLite.
 """
@@ -51,6 +51,16 @@ class Unloadable(StorageError):
 
 class TooLarge(StorageError):
     status = 413
+
+
+class QuotaExceeded(StorageError):
+    """The client's address is over a quota; retry after ``retry_after`` seconds."""
+
+    status = 429
+
+    def __init__(self, message, retry_after):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class EngineBusy(StorageError):

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from .. import engine, memory
 from ..models import Chunk, Document, validate_doc_id
+from ..ratelimit import quotas
 from . import compaction
 from .errors import (
     EngineBusy,
@@ -66,7 +67,7 @@ def read_document(doc_id):
     )
 
 
-def write_document(doc_id, body, sender=None):
+def write_document(doc_id, body, sender=None, client=None):
     """Merge the Automerge bytes ``body`` into document ``doc_id``; return WriteResult.
 
     The upload passes the cheap limits first (sizes, inflated bytes, ops, from
@@ -77,21 +78,33 @@ def write_document(doc_id, body, sender=None):
     commit, sockets open on the document (all but ``sender``, a channel name)
     get the new changes, and a document whose stored chunks pass
     ``TODOS_COMPACT_AFTER_CHUNKS`` is compacted.
+
+    ``client`` is the writer's address, for the per-address quotas
+    (``todos.ratelimit.quotas``): a write that would create a document over
+    ``TODOS_CREATE_RATE_LIMIT``, or store more than ``TODOS_MAX_CLIENT_BYTES``
+    today, raises QuotaExceeded (429). None (management commands): no quota.
     """
     check_doc_id(doc_id)
     try:
-        return _write(doc_id, body, sender)
+        with quotas.bytes_reserved(client, len(body)) as reservation:
+            result = _write(doc_id, body, sender, client)
+            if result.changed:
+                reservation.keep()
+        return result
     finally:
         # The parse of a large upload is freed by now (it lived in _write's frame).
         memory.release_after(len(body))
 
 
-def _write(doc_id, body, sender):
+def _write(doc_id, body, sender, client):
     chunks = parse_upload(body)
     uploaded = [hash_ for chunk in chunks for hash_ in _holds(chunk)]
     saves = any(chunk.kind == "document" for chunk in chunks)
     with database_available(), one_writer(), transaction.atomic():
         document = lock_document(doc_id)
+        if not document.chunk_count:
+            # A first write creates the list; refusing it rolls back the row.
+            quotas.check_create(client)
         # A save replaces what is stored with the engine's save of the result,
         # so overlapping saves are never kept side by side.
         replace = saves or not document.chunk_count
