@@ -120,9 +120,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # instead of hanging them.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Daphne runs every sync view in one thread, which keeps its connection open
-    # between requests instead of opening the file and setting it up each time
-    # (a sixth of a small write's time). A broken connection is replaced.
+    # Keep a thread's connection open between its calls instead of opening the
+    # file and setting it up each time (a sixth of a small write's time): the
+    # WebSocket consumer's database calls share one thread. (Django gives each
+    # HTTP request a thread of its own, so HTTP requests still open one each.)
+    # A broken connection is replaced.
     DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"] = {
