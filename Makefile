@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Daphne's WebSocket message limit applies to what the server sends too, and the
-# first frame is the whole stored document: allow TODOS_MAX_DOCUMENT_BYTES and more.
+# Daphne's WebSocket limits (1 MiB by default): a browser sends each upload as one
+# frame, and the message limit applies to what the server sends too, whose first
+# frame is the whole stored document: allow TODOS_MAX_DOCUMENT_BYTES and more, so
+# that a larger upload gets the app's 413 frame instead of a closed socket.
 WS_MAX_BYTES ?= 33554432
 # Services for the PostgreSQL/Redis tests; the tests skip (saying how to enable
 # them) when these are unreachable, unless TODOS_REQUIRE_SERVICES=1 (as in CI).
@@ -33,6 +35,7 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_BYTES) \
+	  --websocket-max-frame-size $(WS_MAX_BYTES) \
 	  todo_site.asgi:application
 
 test: setup test-js test-python test-postgres

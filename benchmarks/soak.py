@@ -134,6 +134,8 @@ class TracedServer(live.LiveServer):
                 str(self.port),
                 "--websocket-max-message-size",
                 str(live.WS_MAX_BYTES),
+                "--websocket-max-frame-size",
+                str(live.WS_MAX_BYTES),
                 "todo_site.asgi:application",
             ],
             cwd=ROOT,

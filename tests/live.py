@@ -93,6 +93,8 @@ class LiveServer:
                 # Daphne's 1 MiB default.
                 "--websocket-max-message-size",
                 str(WS_MAX_BYTES),
+                "--websocket-max-frame-size",
+                str(WS_MAX_BYTES),
                 "todo_site.asgi:application",
             ],
             cwd=ROOT,

@@ -522,7 +522,9 @@ process.stdout.write(Automerge.save(doc))
 
 
 @pytest.mark.live
-def test_a_document_over_one_mebibyte_opens_over_the_websocket(live_server_factory):
+def test_a_document_over_one_mebibyte_opens_and_syncs_over_the_websocket(
+    live_server_factory,
+):
     server = live_server_factory()
     made = subprocess.run(
         ["node", "--input-type=module", "-e", MAKE_LARGE_DOC],
@@ -541,6 +543,14 @@ def test_a_document_over_one_mebibyte_opens_over_the_websocket(live_server_facto
     assert socket_.status == 101
     assert socket_.receive() == (0x2, stored)
     socket_.close()
+    # A browser uploads it in one frame, over Daphne's 1 MiB default frame limit.
+    uploader = RawWebSocket(server.port, "/ws/docs/uploaded", origin=server.url)
+    uploader.send(document)
+    opcode, payload = uploader.receive()
+    uploader.close()
+    assert opcode == 0x1 and json.loads(payload)["type"] == "ack"
+    assert json.loads(payload)["changed"] is True
+    assert raw_request(server.port, "GET", "/docs/uploaded")[1] == stored
 
 
 @pytest.mark.live
