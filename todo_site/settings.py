@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "todo_site.middleware.ContentSecurityPolicy",
     "todo_site.health.HealthChecks",  # /healthz, /readyz: before host checks
+    "todo_site.metrics.Metrics",  # counts responses; /metrics: before host checks
     "todo_site.middleware.RefuseDisallowedHosts",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -214,6 +215,15 @@ except ValueError:
 # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
 # client; from any other peer the header is ignored (todos/ratelimit/address.py).
 TODOS_TRUSTED_PROXIES = os.environ.get("TODOS_TRUSTED_PROXIES", "")
+
+# Prometheus metrics at /metrics (todo_site/metrics.py): off unless TODOS_METRICS=1;
+# then served to TODOS_METRICS_ALLOWED_NETWORKS (loopback by default) or to a
+# request with "Authorization: Bearer <TODOS_METRICS_TOKEN>".
+TODOS_METRICS = os.environ.get("TODOS_METRICS", "0") == "1"
+TODOS_METRICS_ALLOWED_NETWORKS = os.environ.get(
+    "TODOS_METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"
+)
+TODOS_METRICS_TOKEN = os.environ.get("TODOS_METRICS_TOKEN", "")
 
 # The cache holds the limits' counters: Redis at CACHE_URL, shared by every
 # process and updated atomically; without it, each process's local memory.

@@ -16,6 +16,8 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from todo_site import metrics
+
 from . import ratelimit, storage, writelog
 
 
@@ -29,6 +31,8 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         # Join before reading, so no write committed after the read is missed.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        metrics.OPEN_SOCKETS.inc()
+        self.counted = True
         try:
             stored = await read_document(self.doc_id)
         except storage.StorageError as exc:
@@ -43,6 +47,9 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             await self.send(bytes_data=stored.data)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            metrics.OPEN_SOCKETS.dec()
+            self.counted = False
         await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -95,6 +102,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             return
         if event["data"]:
             await self.send(bytes_data=event["data"])
+            metrics.observe_push(event.get("committed_at"))
         frame = {key: event[key] for key in ("heads", "chunks", "size")}
         await self.send(text_data=json.dumps({"type": "update", **frame}))
 

@@ -6,7 +6,8 @@ the document id, the upload's size in bytes, the outcome (``stored``,
 one too), the duration in milliseconds, the path (``http`` or ``websocket``) and
 the client address that the limits count by (a body over
 ``TODOS_MAX_DOCUMENT_BYTES``, refused before Django reads it, is logged by
-``log_refused_body`` with duration 0). Never any document content. The
+``log_refused_body`` with duration 0). Never any document content. Each write
+is counted in the metrics too (``todo_site.metrics.observe_write``). The
 fields are in the message as ``key=value`` and, for ``TODOS_LOG_FORMAT=json``,
 attributes of the record that the JSON formatter writes as keys.
 """
@@ -14,6 +15,8 @@ attributes of the record that the JSON formatter writes as keys.
 import logging
 import re
 import time
+
+from todo_site import metrics
 
 __all__ = ["log_write", "log_refused_body", "outcome_of"]
 
@@ -38,6 +41,9 @@ def log_write(doc_id, size, status, changed, started, via, client):
         "via": via,
         "client": client,
     }
+    metrics.observe_write(
+        via, fields["outcome"], status, time.perf_counter() - started, size
+    )
     level = logging.WARNING if status >= 500 else logging.INFO
     message = "write " + " ".join(f"{key}={value}" for key, value in fields.items())
     logger.log(level, message, extra=fields)

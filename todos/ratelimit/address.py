@@ -3,7 +3,7 @@
 - ``client_address(peer, forwarded_for, trusted) -> str``: the address to count,
   from the direct peer and the ``X-Forwarded-For`` header.
 - ``trusted_proxies() -> tuple[network, ...]``: the ``TODOS_TRUSTED_PROXIES``
-  setting, parsed.
+  setting, parsed (``parse_networks``).
 - ``address_of_request(request)`` and ``address_of_scope(scope)``: the same for a
   Django request and an ASGI (WebSocket) scope.
 
@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
+    "parse_networks",
     "client_address",
     "trusted_proxies",
     "address_of_request",
@@ -32,7 +33,8 @@ UNKNOWN = "unknown"
 
 
 @lru_cache(maxsize=8)
-def _parse_networks(text):
+def parse_networks(text, setting="TODOS_TRUSTED_PROXIES"):
+    """The ``ipaddress`` networks of ``text``, comma-separated addresses or networks."""
     networks = []
     for item in text.split(","):
         if not item.strip():
@@ -41,9 +43,9 @@ def _parse_networks(text):
             networks.append(ipaddress.ip_network(item.strip(), strict=False))
         except ValueError:
             raise ImproperlyConfigured(
-                f"TODOS_TRUSTED_PROXIES contains {item.strip()!r}, which is not an "
-                "IP address or network: list the proxies' addresses or networks, "
-                "comma-separated, such as '127.0.0.1,10.0.0.0/8'."
+                f"{setting} contains {item.strip()!r}, which is not an IP "
+                "address or network: list addresses or networks, comma-separated, "
+                "such as '127.0.0.1,10.0.0.0/8'."
             ) from None
     return tuple(networks)
 
@@ -53,7 +55,7 @@ def trusted_proxies():
     value = getattr(settings, "TODOS_TRUSTED_PROXIES", "")
     if not isinstance(value, str):
         value = ",".join(value)
-    return _parse_networks(value)
+    return parse_networks(value)
 
 
 def _ip(text):

@@ -10,6 +10,7 @@ commit, ``notify_update`` pushes the new changes to the document's sockets, and
 """
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -214,6 +215,7 @@ def notify_update(result, sender=None):
         "chunks": result.chunk_count,
         "size": result.size,
         "sender": sender,
+        "committed_at": time.time(),  # for the push delay metric
     }
     try:
         async_to_sync(layer.group_send)(group_name(result.doc_id), message)
