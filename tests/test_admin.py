@@ -1,7 +1,10 @@
 """The admin: list, search, filters, the read-only detail page, download, delete."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 
 from tests.display.documents import corrupted, made_documents, store, store_raw
@@ -87,6 +90,29 @@ def test_changelist_search_finds_by_id_and_by_title(admin_client, documents):
 
     assert [d.doc_id for d in by_title.context["cl"].result_list] == ["party"]
     assert [d.doc_id for d in by_id.context["cl"].result_list] == ["groceries"]
+
+
+def test_search_finds_a_title_no_page_has_shown_yet(admin_client, documents):
+    store("party", documents["unicode"])
+    for number in range(30):  # a page and more of newer lists, shown first
+        store(f"newer-{number:02}", documents["simple"])
+
+    found = admin_client.get(reverse(CHANGELIST), {"q": "café"})
+
+    assert [d.doc_id for d in found.context["cl"].result_list] == ["party"]
+
+
+def test_refresh_summaries_command_catches_up_every_stale_title(documents):
+    store("party", documents["unicode"])
+    store("groceries", documents["simple"])
+    Document.objects.update(title="", summary_etag="")  # as before summaries
+    out = io.StringIO()
+
+    call_command("refresh_summaries", stdout=out)
+
+    assert "2 document(s)" in out.getvalue()
+    assert Document.objects.get(doc_id="party").title
+    assert all(d.summary_etag == d.etag for d in Document.objects.all())
 
 
 @pytest.mark.parametrize(

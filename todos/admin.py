@@ -25,8 +25,9 @@ from .models import Chunk, Document
 SUMMARY_HELP = (
     "Title and item counts are decoded from the stored bytes when a page shows the "
     "document (the list shows 25 per page) and kept until the document changes; "
-    "search by title finds documents whose summary has been decoded. To refresh "
-    "others, select them and run \u201cRefresh title and counts\u201d."
+    "a search first decodes every document changed since, so it finds every list "
+    "by its current title. To refresh others, select them and run "
+    "\u201cRefresh title and counts\u201d, or run manage.py refresh_summaries."
 )
 
 
@@ -220,6 +221,13 @@ class DocumentAdmin(admin.ModelAdmin):
             name="todos_document_download",
         )
         return [download, *super().get_urls()]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search by id or title, after catching up every stale title (writes never
+        decode, so a list not shown since its last write has an older one)."""
+        if search_term.strip():
+            display.refresh_stale_summaries()
+        return super().get_search_results(request, queryset, search_term)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {"summary_help": SUMMARY_HELP, **(extra_context or {})}

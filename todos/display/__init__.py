@@ -13,6 +13,8 @@ Public API:
   storage service, decode (cached by etag) and refresh the document's summary.
 - ``snapshot_of(doc_id, stored) -> Snapshot``: decode a stored document, cached.
 - ``refresh_summary(doc_id, etag, snapshot)``: store title and counts on the row.
+- ``refresh_stale_summaries() -> int``: decode every document whose summary is
+  older than its bytes.
 - ``history(chunks) -> History``: per-change history of stored chunks.
 - ``change_total(clock) -> int``: the number of distinct changes a clock describes.
 
@@ -24,13 +26,14 @@ The package re-exports that API; each module holds one idea:
 - ``snapshot``: decoding bytes into a Snapshot (``decode``, ``to_text``,
   ``plain``, ``normalise``, ``change_total``, ``change_time``).
 - ``cache``: reading for display (``read_snapshot``, ``snapshot_of``,
-  ``refresh_summary``).
+  ``refresh_summary``, ``refresh_stale_summaries``).
 - ``changelog``: the per-change history (``history`` and its rows).
 """
 
 from .cache import (  # noqa: F401 (re-exported)
     TITLE_MAX_LENGTH,
     read_snapshot,
+    refresh_stale_summaries,
     refresh_summary,
     snapshot_of,
 )

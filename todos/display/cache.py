@@ -12,6 +12,7 @@ import hashlib
 import logging
 
 from django.core.cache import cache
+from django.db import models
 from redis.exceptions import ConnectionError as RedisUnreachable
 from redis.exceptions import TimeoutError as RedisTimeout
 
@@ -106,3 +107,19 @@ def refresh_summary(doc_id, etag, snapshot):
         last_change_at=snapshot.last_change_at,
         summary_etag=etag,
     )
+
+
+def refresh_stale_summaries():
+    """Decode every document whose stored summary is older than its bytes.
+
+    Writes never decode, so a list's title and counts are refreshed when
+    something reads it for display; this catches up the rest (for a search by
+    title, and for lists stored before summaries existed). Returns how many
+    documents it decoded. Each decode is cached by heads, as ``read_snapshot``'s.
+    """
+    stale = (
+        Document.objects.exclude(etag="")
+        .exclude(summary_etag=models.F("etag"))
+        .values_list("doc_id", flat=True)
+    )
+    return sum(read_snapshot(doc_id) is not None for doc_id in list(stale))
