@@ -174,6 +174,7 @@ AUTOMERGE_DIST = BASE_DIR / "node_modules" / "@automerge" / "automerge" / "dist"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",  # the admin's
     "todo_site.staticfiles.AutomergeFinder",
 ]
 STORAGES = {
