@@ -105,3 +105,22 @@ def test_only_automerge_modules_stay_under_their_plain_names(collected):
     assert plain
     assert all(name.startswith("vendor/automerge/mjs/") for name in plain), plain
     assert (collected / "vendor/automerge/mjs/index.js.br").exists()
+
+
+def test_static_urls_are_hashed_when_collected_files_are_served_even_in_debug(
+    collected, settings
+):
+    settings.DEBUG = True
+    settings.TODOS_COLLECTED_STATIC = True
+    storage = staticfiles.CompressedManifestStorage(location=collected)
+    assert re.fullmatch(rf"/static/todos/app{HASHED}js", storage.url("todos/app.js"))
+    assert storage.url("") == "/static/"
+
+
+def test_static_urls_are_plain_when_source_files_are_served_even_without_debug(
+    tmp_path, settings
+):
+    settings.DEBUG = False
+    settings.TODOS_COLLECTED_STATIC = False
+    storage = staticfiles.CompressedManifestStorage(location=tmp_path)  # no manifest
+    assert storage.url("todos/app.js") == "/static/todos/app.js"

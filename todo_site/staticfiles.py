@@ -142,8 +142,9 @@ class CompressedManifestStorage(CompressedManifestStaticFilesStorage):
     plain names with ``max-age=0`` (settings), so browsers revalidate them and
     they always match the hashed wasm.
 
-    With ``TODOS_COLLECTED_STATIC`` on, ``{% static %}`` gives the hashed name
-    even with ``DEBUG`` on (Django's storage gives the plain one then).
+    ``{% static %}`` gives hashed names when ``TODOS_COLLECTED_STATIC`` is on,
+    plain ones when it is off, whatever ``DEBUG`` says (Django's own storage
+    decides by ``DEBUG``).
     """
 
     patterns = CompressedManifestStaticFilesStorage.patterns + (
@@ -163,10 +164,14 @@ class CompressedManifestStorage(CompressedManifestStaticFilesStorage):
     )
 
     def url(self, name, force=False):
-        """The file's URL: hashed when collected files are served, even in DEBUG."""
-        if not name.strip("/"):  # STATIC_URL itself ({% static '' %}): no file
+        """The file's hashed URL with ``TODOS_COLLECTED_STATIC`` on (even in DEBUG).
+
+        Off, the plain one (whatever DEBUG says), which WhiteNoise serves from the
+        source files; so does STATIC_URL itself (``{% static '' %}``).
+        """
+        if not settings.TODOS_COLLECTED_STATIC or not name.strip("/"):
             return super(HashedFilesMixin, self).url(name)
-        return super().url(name, force=force or settings.TODOS_COLLECTED_STATIC)
+        return super().url(name, force=True)
 
     def delete_files(self, files_to_delete):
         """Delete plain-named copies, except the modules Automerge's modules import."""
