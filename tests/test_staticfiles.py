@@ -124,3 +124,15 @@ def test_static_urls_are_plain_when_source_files_are_served_even_without_debug(
     settings.TODOS_COLLECTED_STATIC = False
     storage = staticfiles.CompressedManifestStorage(location=tmp_path)  # no manifest
     assert storage.url("todos/app.js") == "/static/todos/app.js"
+
+
+def test_a_missing_automerge_package_is_reported_with_the_fix(tmp_path, settings):
+    settings.AUTOMERGE_DIST = tmp_path
+    [error] = staticfiles.AutomergeFinder().check()
+    assert error.id == "todos.E001"
+    assert "automerge.wasm" in error.msg and str(tmp_path) in error.msg
+    assert "make setup" in error.hint
+
+
+def test_the_installed_automerge_package_passes_the_check():
+    assert staticfiles.AutomergeFinder().check() == []

@@ -12,7 +12,7 @@ import pytest
 from tests import live
 from tests.helpers import coldload
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 MAX_COLD_BYTES = 1_500_000
 ONE_YEAR = 365 * 24 * 60 * 60
