@@ -91,3 +91,27 @@ def test_source_files_are_served_unhashed_and_uncached_for_editing(
     (url, headers), *_ = cold.wasm_responses
     assert url.endswith("/static/vendor/automerge/automerge.wasm")
     assert headers["cache-control"] == "max-age=0, public"
+
+
+SHELL_KEYS = """async () => {
+    const cache = await caches.open('todos-shell-v1');
+    return (await cache.keys()).map((request) => new URL(request.url).pathname);
+}"""
+
+
+def test_the_offline_shell_forgets_static_files_of_older_versions(app):
+    """Each version of a file has a new hashed URL; the ones replaced are deleted."""
+    app.expect_offline_ready()
+    stored = app.page.evaluate(SHELL_KEYS)
+    assert any(HASHED_WASM.search(path) for path in stored), stored
+    older = "/static/todos/app.000000000000.js"
+    app.page.evaluate(
+        """(url) => caches.open('todos-shell-v1')
+            .then((cache) => cache.put(url, new Response('// an older version')))""",
+        older,
+    )
+    assert older in app.page.evaluate(SHELL_KEYS)
+
+    app.reload()
+    app.expect_offline_ready()  # set once the shell is stored again
+    assert sorted(app.page.evaluate(SHELL_KEYS)) == sorted(stored)
