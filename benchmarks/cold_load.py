@@ -123,9 +123,10 @@ def commit(tree):
     """The tree's commit, and whether it has uncommitted changes."""
     git = ["git", "-C", str(tree)]
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True)
-    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"])
+    status = [*git, "status", "--porcelain", "--untracked-files=no"]
+    dirty = subprocess.run(status, capture_output=True).stdout.strip()
     label = head.stdout.decode().strip()
-    return label + (" (with uncommitted changes)" if dirty.returncode else "")
+    return label + (" (with uncommitted changes)" if dirty else "")
 
 
 def measure(trees, mode, loads, browser):
