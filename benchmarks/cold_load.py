@@ -91,6 +91,7 @@ class Server:
                 self.manage(step, "--noinput", log=log)
             command = [".venv/bin/daphne", "-b", "127.0.0.1", "-p", str(self.port)]
             command += ["--websocket-max-message-size", "33554432"]
+            command += ["--websocket-max-frame-size", "33554432"]
             command += ["todo_site.asgi:application"]
         self.process = subprocess.Popen(
             command,
