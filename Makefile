@@ -32,9 +32,12 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund
 	touch $@
 
+# Serves collectstatic's hashed, compressed files, as production does
+# (TODOS_COLLECTED_STATIC=0 serves the source files instead, for editing them).
 run: setup
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_BYTES) \
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	TODOS_COLLECTED_STATIC=1 $(BIN)/daphne -b $(HOST) -p $(PORT) --websocket-max-message-size $(WS_MAX_BYTES) \
 	  --websocket-max-frame-size $(WS_MAX_BYTES) \
 	  todo_site.asgi:application
 

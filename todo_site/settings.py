@@ -162,21 +162,34 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-# Static files: our ES modules and CSS, plus Automerge's own dist from npm (its slim
-# ES module entry and automerge.wasm), served by WhiteNoise from Daphne itself.
+# Static files: our ES modules and CSS, plus the files of Automerge's npm package
+# that the browser loads (its slim ES module entry and automerge.wasm; see
+# todo_site/staticfiles.py), served by WhiteNoise from Daphne itself.
+# TODOS_COLLECTED_STATIC on: collectstatic's copies in STATIC_ROOT, under
+# content-hashed names (cached for good by browsers) and compressed with brotli
+# and gzip; run collectstatic first (`make run` does). Off: the source files,
+# unhashed and uncached, so an edit shows on the next reload.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 AUTOMERGE_DIST = BASE_DIR / "node_modules" / "@automerge" / "automerge" / "dist"
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/automerge", AUTOMERGE_DIST)]
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",  # the admin's
+    "todo_site.staticfiles.AutomergeFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage",
-    },
+    "staticfiles": {"BACKEND": "todo_site.staticfiles.CompressedManifestStorage"},
 }
-WHITENOISE_USE_FINDERS = DEBUG
-WHITENOISE_AUTOREFRESH = DEBUG
-WHITENOISE_MAX_AGE = 0 if DEBUG else 3600
+TODOS_COLLECTED_STATIC = env_bool("TODOS_COLLECTED_STATIC", not DEBUG)
+WHITENOISE_USE_FINDERS = not TODOS_COLLECTED_STATIC
+WHITENOISE_AUTOREFRESH = not TODOS_COLLECTED_STATIC
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+# Files under plain names (only Automerge's modules, see staticfiles.py, unless
+# TODOS_COLLECTED_STATIC is off) are revalidated on each use; hashed names are
+# cached for good.
+WHITENOISE_MAX_AGE = 0
 
 # The largest document we store, and the largest upload we read (413 beyond it).
 TODOS_MAX_DOCUMENT_BYTES = int(

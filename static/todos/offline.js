@@ -49,12 +49,24 @@ async function storeShell(staticUrl, rootUrl) {
 		.map((entry) => entry.name.split('#')[0])
 		.filter((url) => url.startsWith(staticPrefix))
 		.concat(HOME_SCRIPT);
+	const current = new Set(files);
 	await Promise.all(
-		[...new Set(files)].map(async (url) => {
+		[...current].map(async (url) => {
 			const response = await fetch(url);
 			if (response.ok) {
 				await cache.put(url, response);
 			}
 		})
 	);
+	await forgetOthers(cache, staticPrefix, current);
+}
+
+/**
+ * Delete the cached static files this page did not load: served under
+ * content-hashed names, each new version of a file has a new URL, and the
+ * versions it replaced would otherwise stay in the cache for good.
+ */
+async function forgetOthers(cache, staticPrefix, current) {
+	const stale = (await cache.keys()).filter((request) => request.url.startsWith(staticPrefix) && !current.has(request.url));
+	await Promise.all(stale.map((request) => cache.delete(request)));
 }

@@ -45,10 +45,19 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def shared_server(tmp_path_factory):
-    """One Daphne server for the tests that never stop it (each uses a new list)."""
+def collected_static(tmp_path_factory):
+    """collectstatic's output for this session; server_env kwargs that serve it."""
+    return live.collect_static(tmp_path_factory.mktemp("staticfiles"))
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory, collected_static):
+    """One Daphne server for the tests that never stop it (each uses a new list).
+
+    It serves collected static files (hashed names), as `make run` does.
+    """
     directory = tmp_path_factory.mktemp("e2e-server")
-    env = live.server_env(sqlite_path=directory / "db.sqlite3")
+    env = live.server_env(sqlite_path=directory / "db.sqlite3", **collected_static)
     live.migrate(env)
     server = live.LiveServer(env, log_path=directory / "daphne.log").start()
     yield server
@@ -56,9 +65,9 @@ def shared_server(tmp_path_factory):
 
 
 @pytest.fixture
-def server(live_server_factory):
+def server(live_server_factory, collected_static):
     """A Daphne server of this test's own, which the test may stop and restart."""
-    return live_server_factory()
+    return live_server_factory(**collected_static)
 
 
 @pytest.fixture

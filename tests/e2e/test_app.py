@@ -9,7 +9,8 @@ from tests.e2e.pages import TodoApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-WASM_PATH = "/static/vendor/automerge/automerge.wasm"
+# The server serves collected files: the wasm under a content-hashed name.
+WASM_URL = re.compile(r"/static/vendor/automerge/automerge\.[0-9a-f]{12}\.wasm$")
 SLIM_PATH = "/static/vendor/automerge/mjs/entrypoints/slim.js"
 
 
@@ -17,7 +18,10 @@ def test_automerge_is_served_from_static_files_with_its_content_types(
     new_context, shared_server
 ):
     request = new_context().request
-    wasm = request.get(shared_server.url + WASM_PATH)
+    page = request.get(shared_server.url + "/lists/content-types-test-list-0123/")
+    wasm_path = re.search(r'data-wasm-url="([^"]+)"', page.text()).group(1)
+    assert WASM_URL.search(wasm_path)
+    wasm = request.get(shared_server.url + wasm_path)
     assert wasm.status == 200
     assert wasm.headers["content-type"] == "application/wasm"
     slim = request.get(shared_server.url + SLIM_PATH)
@@ -28,15 +32,15 @@ def test_automerge_is_served_from_static_files_with_its_content_types(
 def test_a_loading_state_shows_until_the_wasm_is_ready(new_context, shared_server):
     page = new_context().new_page()
     held = []
-    page.route(f"**{WASM_PATH}", lambda route: held.append(route))
-    with page.expect_request(f"**{WASM_PATH}"):
+    page.route(WASM_URL, lambda route: held.append(route))
+    with page.expect_request(WASM_URL):
         page.goto(shared_server.url + "/")
     expect(page.locator(".loading")).to_be_visible()
     expect(page.locator(".todoapp")).to_have_attribute("aria-busy", "true")
     expect(page.locator(".new-todo")).to_be_disabled()
     for route in held:
         route.continue_()
-    page.unroute(f"**{WASM_PATH}")
+    page.unroute(WASM_URL)
     TodoApp(page).wait_ready()
     expect(page.locator(".loading")).to_be_hidden()
     expect(page.locator(".new-todo")).to_be_enabled()
