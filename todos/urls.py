@@ -13,6 +13,7 @@ urlpatterns = [
     re_path(rf"^lists/(?P<doc_id>{DOC_ID_PATTERN})/$", views.list_page, name="list"),
     re_path(r"^how-it-works/$", views.how_it_works, name="how_it_works"),
     re_path(r"^sw\.js$", views.service_worker, name="service_worker"),
+    re_path(r"^manifest\.webmanifest$", views.manifest, name="manifest"),
     re_path(
         rf"^docs/(?P<doc_id>{DOC_ID_PATTERN})\.json$", views.document_json, name="json"
     ),

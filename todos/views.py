@@ -16,17 +16,19 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
-from . import display, ratelimit, storage, writelog
+from . import display, icons, ratelimit, storage, writelog
 from .models import DOC_ID_PATTERN
 
 SERVICE_WORKER = "todos/sw.js"
 # Bodies Django would parse as a form: never Automerge bytes, refused with 415.
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
+THEME_COLOR = "#b83f45"  # as the icons' background (todos/icons.py)
 
 
 def home(request):
@@ -50,6 +52,38 @@ def new_list(request):
 def list_page(request, doc_id):
     """The todo app for one list."""
     return render(request, "todos/list.html", {"doc_id": doc_id})
+
+
+def manifest(request):
+    """The web app manifest: what an installed app is called, looks like and opens.
+
+    It opens ``/``, which goes to the list used last, offline too. The icons
+    (``todos/icons.py``) are maskable: the mark stays in the middle, the colour
+    fills the square. Served by a view so that the icons' URLs are the
+    content-hashed ones of the static files.
+    """
+    manifest = {
+        "name": "Todos",
+        "short_name": "Todos",
+        "description": "Todo lists that work offline and sync between devices.",
+        "start_url": reverse("todos:home"),
+        "scope": reverse("todos:home"),
+        "display": "standalone",
+        "background_color": "#f5f5f5",
+        "theme_color": THEME_COLOR,
+        "icons": [
+            {
+                "src": static(f"todos/icons/{icons.file_name(size)}"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+                "purpose": "any maskable",
+            }
+            for size in icons.SIZES
+        ],
+    }
+    response = JsonResponse(manifest, content_type="application/manifest+json")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def service_worker(request):
