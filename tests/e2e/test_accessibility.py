@@ -1,0 +1,74 @@
+"""Accessibility, checked by axe-core (npm, pinned) in Chromium, in each state of a
+list page: no violation of impact serious or critical."""
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM  # noqa: F401 (the browser fixture's)
+from tests.e2e.pages import TodoApp
+from tests.live import ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+RUN_AXE = """async () => {
+    const results = await axe.run(document, {resultTypes: ['violations']});
+    return results.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map((n) => n.target.join(' ')),
+    }));
+}"""
+
+
+@pytest.fixture
+def app(browser, shared_server):
+    # axe is injected as a script of the page's own; the app's CSP would refuse it.
+    context = browser.new_context(
+        viewport={"width": 900, "height": 800}, bypass_csp=True
+    )
+    app = TodoApp(context.new_page()).start_new_list(shared_server.url)
+    yield app
+    context.close()
+
+
+def serious(page):
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return [
+        violation
+        for violation in page.evaluate(RUN_AXE)
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+def test_an_empty_list(app):
+    assert serious(app.page) == []
+
+
+def test_a_list_with_items_some_done(app):
+    app.add("milk", "eggs", "bread")
+    app.toggle("eggs")
+
+    assert serious(app.page) == []
+
+
+def test_an_item_being_edited(app):
+    app.add("milk")
+    app.start_edit("milk")
+
+    assert serious(app.page) == []
+
+
+def test_the_lists_menu_open(app):
+    app.add("milk")
+    app.page.click(".lists-menu summary")
+
+    assert serious(app.page) == []
+
+
+def test_offline(app):
+    app.add("milk")
+    app.expect_saved()
+    app.page.context.set_offline(True)
+    app.expect_status("offline")
+
+    assert serious(app.page) == []
