@@ -1,0 +1,59 @@
+"""Share confirms the copy, or shows the link to copy by hand, in place."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.pages import TodoApp
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+# Every layout shift the page reports from now on (the Layout Instability API).
+WATCH_SHIFTS = """() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) window.__shifts.push(entry.value);
+    }).observe({type: 'layout-shift', buffered: false});
+}"""
+BOXES = """() => [...document.querySelectorAll(
+    '.todoapp, .sync-status, .lists-menu, .share, .new-todo'
+)].map((element) => {
+    const box = element.getBoundingClientRect();
+    return [element.className, Math.round(box.left), Math.round(box.top),
+            Math.round(box.width), Math.round(box.height)];
+})"""
+
+
+def share_and_measure(app):
+    page = app.page
+    app.add("milk")
+    app.expect_saved()  # the status says so: its text no longer changes
+    page.evaluate(WATCH_SHIFTS)
+    before = page.evaluate(BOXES)
+    page.click("button.share")
+    return before
+
+
+def test_a_copied_link_is_confirmed_in_place(new_context, shared_server):
+    app = TodoApp(new_context().new_page()).start_new_list(shared_server.url)
+    before = share_and_measure(app)
+
+    expect(app.page.locator(".share-note")).to_contain_text("copied")
+    assert app.page.evaluate(BOXES) == before
+    assert app.page.evaluate("window.__shifts") == []
+
+
+def test_without_the_clipboard_the_link_is_selected_in_place(browser, shared_server):
+    context = browser.new_context(viewport={"width": 900, "height": 800})
+    page = context.new_page()
+    # No clipboard API at all, as on plain HTTP to another host.
+    page.add_init_script("delete Navigator.prototype.clipboard")
+    app = TodoApp(page).start_new_list(shared_server.url)
+    before = share_and_measure(app)
+
+    url = page.locator(".share-url")
+    expect(url).to_be_visible()
+    expect(url).to_be_focused()
+    assert url.evaluate("input => input.selectionEnd - input.selectionStart") > 0
+    assert page.evaluate(BOXES) == before
+    assert page.evaluate("window.__shifts") == []
+    context.close()
