@@ -1,5 +1,6 @@
 """Coming back: '/' opens the list used last; untouched lists stay out; the menu."""
 
+import sqlite3
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -19,6 +20,39 @@ def stored_status(server, doc_id):
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def stored_documents(sqlite_path):
+    """How many documents the server's database holds."""
+    with sqlite3.connect(sqlite_path) as connection:
+        return connection.execute("SELECT count(*) FROM todos_document").fetchone()[0]
+
+
+def uploads_of(page):
+    """A list that collects what ``page`` sends that could store a document:
+    POST/PUT requests to /docs/ and binary WebSocket frames."""
+    sent = []
+
+    def on_request(request):
+        if request.method in ("POST", "PUT") and "/docs/" in request.url:
+            sent.append(f"{request.method} {request.url}")
+
+    def on_websocket(socket):
+        socket.on(
+            "framesent",
+            lambda payload: isinstance(payload, bytes) and sent.append("binary frame"),
+        )
+
+    page.on("request", on_request)
+    page.on("websocket", on_websocket)
+    return sent
+
+
+def assert_quiet(*apps):
+    """No uncaught error and no console warning or error on these pages."""
+    for app in apps:
+        assert app.errors == [], app.errors
+        assert app.console == [], app.console
 
 
 def open_menu(app):
@@ -57,31 +91,39 @@ def test_root_returns_to_the_list_used_last(new_app, shared_server):
     assert app.doc_id == first
 
     # Another browser has no lists: '/' starts a new one there.
-    assert new_app().open_home(shared_server.url).doc_id not in (first, second)
+    other = new_app().open_home(shared_server.url)
+    assert other.doc_id not in (first, second)
+    assert_quiet(app, other)
 
 
 def test_root_visited_ten_times_leaves_no_list_until_something_is_typed(
-    new_context, shared_server
+    new_context, server, tmp_path
 ):
     page = new_context().new_page()
+    uploads = uploads_of(page)
     app = TodoApp(page)
     visited = set()
     for _ in range(10):
-        app.open_home(shared_server.url)
+        app.open_home(server.url)
         visited.add(app.doc_id)
     assert len(visited) == 1, visited
     (doc_id,) = visited
     app.expect_saved()  # connected, and nothing to send
     expect(open_menu(app)).to_have_count(0)
     expect(page.locator(".lists-empty")).to_be_visible()
-    assert stored_status(shared_server, doc_id) == 404
+    app.page.wait_for_timeout(500)  # past the upload debounce
+    assert uploads == []
+    assert stored_documents(tmp_path / "live.sqlite3") == 0
+    assert stored_status(server, doc_id) == 404
 
     app.new_todo.fill("typed at last")
     app.new_todo.press("Enter")
     app.expect_saved()
-    assert stored_status(shared_server, doc_id) == 200
+    assert uploads != []
+    assert stored_documents(tmp_path / "live.sqlite3") == 1
+    assert stored_status(server, doc_id) == 200
     expect(page.locator(".list-links .list-entry")).to_have_count(1)
-    assert app.errors == []
+    assert_quiet(app)
 
 
 def test_a_list_that_only_arrived_from_elsewhere_joins_the_menu(new_app, shared_server):
@@ -93,6 +135,7 @@ def test_a_list_that_only_arrived_from_elsewhere_joins_the_menu(new_app, shared_
     entries = open_menu(bob)
     expect(entries).to_have_count(1)
     expect(entries.locator(".list-first-item")).to_have_text("from alice")
+    assert_quiet(alice, bob)
 
 
 def test_the_menu_shows_titles_first_items_change_times_and_the_current_list(
@@ -134,6 +177,7 @@ def test_the_menu_shows_titles_first_items_change_times_and_the_current_list(
     app.title.fill("Chores")
     app.title.press("Enter")
     expect(open_menu(app).nth(0).locator(".list-name")).to_have_text("Chores")
+    assert_quiet(app)
 
 
 def test_a_list_removed_from_the_menu_stays_on_the_server(new_app, shared_server):
@@ -171,6 +215,7 @@ def test_a_list_removed_from_the_menu_stays_on_the_server(new_app, shared_server
     app.open(f"{shared_server.url}/lists/{old}/")
     app.expect_items(["kept on the server"])
     expect(open_menu(app)).to_have_count(2)
+    assert_quiet(app, other)
 
 
 def test_offline_the_root_still_opens_the_list_used_last(new_context, shared_server):
@@ -189,3 +234,4 @@ def test_offline_the_root_still_opens_the_list_used_last(new_context, shared_ser
     finally:
         context.set_offline(False)
     app.expect_saved()
+    assert_quiet(app)
