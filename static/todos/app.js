@@ -42,7 +42,14 @@ async function main() {
 
 	const pathOf = (id) => listPath(root, id);
 	const showLists = (lists) => view.showLists(lists, docId, pathOf);
-	const controller = new Controller({ store, view, todos, onSummary: (summary) => showLists(recent.update(docId, summary)) });
+	const markUsed = () => showLists(recent.used(docId));
+	const controller = new Controller({
+		store,
+		view,
+		todos,
+		onSummary: (summary) => showLists(recent.update(docId, summary)),
+		onChange: markUsed, // the list edited last is the one '/' opens
+	});
 
 	const base = new URL(root, location.href);
 	const sync = new Sync({
@@ -66,7 +73,16 @@ async function main() {
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());
 	window.addEventListener('storage', () => showLists(recent.all()));
-	document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && sync.retry());
+	// A page brought to the front (another tab, another window, back from the
+	// back/forward cache) is the list in use: '/' opens it.
+	window.addEventListener('focus', markUsed);
+	window.addEventListener('pageshow', (event) => event.persisted && markUsed());
+	document.addEventListener('visibilitychange', () => {
+		if (document.visibilityState === 'visible') {
+			markUsed();
+			sync.retry();
+		}
+	});
 
 	controller.setRoute(location.hash);
 	view.ready();

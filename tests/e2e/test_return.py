@@ -96,6 +96,33 @@ def test_root_returns_to_the_list_used_last(new_app, shared_server):
     assert_quiet(app, other)
 
 
+def test_root_opens_the_list_used_last_among_open_tabs(new_context, shared_server):
+    context = new_context()
+
+    def home():
+        app = TodoApp(context.new_page()).open_home(shared_server.url)
+        assert_quiet(app)
+        app.page.close()
+        return app.doc_id
+
+    first = TodoApp(context.new_page()).open_home(shared_server.url)
+    first.add("in the first tab")
+    second = TodoApp(context.new_page()).open(f"{shared_server.url}/new/")
+    second.add("in the second tab")
+    assert home() == second.doc_id
+
+    # An edit in the tab opened earlier makes its list the one used last.
+    first.add("back in the first tab")
+    assert home() == first.doc_id
+
+    # So does bringing a tab to the front: the window's focus event, which
+    # headless Chromium does not fire by itself (Playwright keeps every page
+    # focused), is dispatched as a browser would.
+    second.page.evaluate("window.dispatchEvent(new FocusEvent('focus'))")
+    assert home() == second.doc_id
+    assert_quiet(first, second)
+
+
 def test_root_visited_ten_times_leaves_no_list_until_something_is_typed(
     new_context, server, tmp_path
 ):
