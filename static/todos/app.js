@@ -17,7 +17,7 @@ import { Sync } from './sync.js';
 import { View } from './view.js';
 
 const $app = document.querySelector('.todoapp');
-const { root, wasmUrl, swUrl, staticUrl } = $app.dataset;
+const { root, wasmUrl, swUrl, staticUrl, aboutUrl } = $app.dataset;
 const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
 const view = new View();
 const recent = new RecentLists();
@@ -90,7 +90,7 @@ async function main() {
 	document.documentElement.dataset.ready = 'true';
 	window.todos = { store, sync, todos };
 
-	enableOffline(swUrl, staticUrl, root).then(
+	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {
 			document.documentElement.dataset.offlineReady = String(enabled);
 		},

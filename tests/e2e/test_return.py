@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.pages import TodoApp
+from tests.e2e.pages import LIST_URL, TodoApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -258,6 +258,31 @@ def test_offline_the_root_still_opens_the_list_used_last(new_context, shared_ser
         assert app.doc_id == used
         app.expect_items(["needed offline"])
         expect(app.status).to_have_attribute("data-state", "offline")
+    finally:
+        context.set_offline(False)
+    app.expect_saved()
+    assert_quiet(app)
+
+
+def test_offline_how_this_works_opens_and_leads_back_to_the_list(
+    new_context, shared_server
+):
+    context = new_context()
+    app = TodoApp(context.new_page()).open_home(shared_server.url)
+    used = app.doc_id
+    app.add("read about it offline")
+    app.expect_saved()
+    app.expect_offline_ready()
+    context.set_offline(True)
+    try:
+        app.page.get_by_role("link", name="How this works").click()
+        expect(app.page.locator(".how-it-works h1")).to_have_text("How this works")
+        # The stored copy has no '?from=': its link goes to '/', the list used last.
+        app.page.get_by_role("link", name="Open your lists").first.click()
+        app.page.wait_for_url(LIST_URL)
+        app.wait_ready()
+        assert app.doc_id == used
+        app.expect_items(["read about it offline"])
     finally:
         context.set_offline(False)
     app.expect_saved()
