@@ -48,6 +48,22 @@ def uploads_of(page):
     return sent
 
 
+# The records this browser's IndexedDB holds: [chunks, metadata records].
+STORED_HERE = """() => new Promise((resolve, reject) => {
+    const request = indexedDB.open('todos');
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+        const tx = request.result.transaction(['chunks', 'meta'], 'readonly');
+        const chunks = tx.objectStore('chunks').count();
+        const meta = tx.objectStore('meta').count();
+        tx.oncomplete = () => {
+            request.result.close();
+            resolve([chunks.result, meta.result]);
+        };
+    };
+})"""
+
+
 def assert_quiet(*apps):
     """No uncaught error and no console warning or error on these pages."""
     for app in apps:
@@ -141,6 +157,7 @@ def test_root_visited_ten_times_leaves_no_list_until_something_is_typed(
     app.page.wait_for_timeout(500)  # past the upload debounce
     assert uploads == []
     assert stored_documents(tmp_path / "live.sqlite3") == 0
+    assert page.evaluate(STORED_HERE) == [0, 0]  # nor in this browser
     assert stored_status(server, doc_id) == 404
 
     app.new_todo.fill("typed at last")
@@ -148,6 +165,8 @@ def test_root_visited_ten_times_leaves_no_list_until_something_is_typed(
     app.expect_saved()
     assert uploads != []
     assert stored_documents(tmp_path / "live.sqlite3") == 1
+    chunks, _ = page.evaluate(STORED_HERE)
+    assert chunks >= 1
     assert stored_status(server, doc_id) == 200
     expect(page.locator(".list-links .list-entry")).to_have_count(1)
     assert_quiet(app)
