@@ -74,12 +74,15 @@ async function main() {
 	window.addEventListener('offline', () => sync.wentOffline());
 	window.addEventListener('storage', () => showLists(recent.all()));
 	// A page brought to the front (another tab, another window, back from the
-	// back/forward cache) is the list in use: '/' opens it.
-	window.addEventListener('focus', markUsed);
-	window.addEventListener('pageshow', (event) => event.persisted && markUsed());
+	// back/forward cache) is the list in use: '/' opens it. Its own menu is not
+	// redrawn here (it is when opened): a click that focused the window would
+	// lose its target.
+	const cameToFront = () => recent.used(docId);
+	window.addEventListener('focus', cameToFront);
+	window.addEventListener('pageshow', (event) => event.persisted && cameToFront());
 	document.addEventListener('visibilitychange', () => {
 		if (document.visibilityState === 'visible') {
-			markUsed();
+			cameToFront();
 			sync.retry();
 		}
 	});
