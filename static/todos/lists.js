@@ -15,12 +15,22 @@ const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, like the se
 const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
 const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** `localStorage`, or null where reading it throws (storage blocked by the browser's settings). */
+function localStorageOrNull() {
+	try {
+		return globalThis.localStorage ?? null;
+	} catch {
+		return null;
+	}
+}
+
 export class RecentLists {
 	/**
-	 * @param {Storage} [storage] localStorage by default.
+	 * @param {Storage} [storage] localStorage by default (none where the browser blocks it:
+	 *     then the menu stays empty and '/' starts a new list).
 	 * @param {function(): number} [clock] Date.now by default.
 	 */
-	constructor(storage = globalThis.localStorage, clock = Date.now) {
+	constructor(storage = localStorageOrNull(), clock = Date.now) {
 		this.storage = storage;
 		this.clock = clock;
 		this.seen = new Set(); // lists this page has put at the front of the menu

@@ -306,3 +306,20 @@ def test_offline_how_this_works_opens_and_leads_back_to_the_list(
         context.set_offline(False)
     app.expect_saved()
     assert_quiet(app)
+
+
+def test_with_local_storage_blocked_the_app_still_opens_and_works(
+    new_context, shared_server
+):
+    context = new_context()
+    # As with the browser's "block site data" setting: reading localStorage throws.
+    context.add_init_script(
+        """Object.defineProperty(window, 'localStorage', {
+            get() { throw new DOMException('Access is denied.', 'SecurityError'); },
+        });"""
+    )
+    app = TodoApp(context.new_page()).open_home(shared_server.url)
+    app.add("kept without localStorage")
+    app.expect_saved()
+    expect(open_menu(app)).to_have_count(0)  # nothing remembered: an empty menu
+    assert_quiet(app)

@@ -135,6 +135,31 @@ describe('the lists used in this browser', () => {
 		assert.deepEqual(ids(recentLists(storage).update('a', edited('A'))), ['a'], 'opened again, it is back');
 	});
 
+	test('where the browser blocks localStorage, the menu is empty and "/" starts a new list', () => {
+		const had = Object.getOwnPropertyDescriptor(globalThis, 'localStorage');
+		Object.defineProperty(globalThis, 'localStorage', {
+			configurable: true,
+			get() {
+				throw new Error('SecurityError: access denied');
+			},
+		});
+		try {
+			const page = new RecentLists();
+			page.opened('a');
+			page.update('a', edited('A')); // nothing is kept, and nothing throws
+			assert.deepEqual(page.used('a'), []);
+			assert.deepEqual(page.remove('a'), []);
+			assert.deepEqual(new RecentLists().all(), []);
+			assert.equal(new RecentLists().homeId(), null);
+		} finally {
+			if (had) {
+				Object.defineProperty(globalThis, 'localStorage', had);
+			} else {
+				delete globalThis.localStorage;
+			}
+		}
+	});
+
 	test('damaged storage reads as no lists', () => {
 		const storage = new FakeLocalStorage();
 		storage.setItem('todos.lists', '{not json');
