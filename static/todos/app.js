@@ -17,7 +17,7 @@ import { Sync } from './sync.js';
 import { View } from './view.js';
 
 const $app = document.querySelector('.todoapp');
-const { root, wasmUrl, swUrl, staticUrl } = $app.dataset;
+const { root, wasmUrl, swUrl, staticUrl, aboutUrl } = $app.dataset;
 const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
 const view = new View();
 const recent = new RecentLists();
@@ -42,7 +42,14 @@ async function main() {
 
 	const pathOf = (id) => listPath(root, id);
 	const showLists = (lists) => view.showLists(lists, docId, pathOf);
-	const controller = new Controller({ store, view, todos, onSummary: (summary) => showLists(recent.update(docId, summary)) });
+	const markUsed = () => showLists(recent.used(docId));
+	const controller = new Controller({
+		store,
+		view,
+		todos,
+		onSummary: (summary) => showLists(recent.update(docId, summary)),
+		onChange: markUsed, // the list edited last is the one '/' opens
+	});
 
 	const base = new URL(root, location.href);
 	const sync = new Sync({
@@ -66,7 +73,19 @@ async function main() {
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());
 	window.addEventListener('storage', () => showLists(recent.all()));
-	document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && sync.retry());
+	// A page brought to the front (another tab, another window, back from the
+	// back/forward cache) is the list in use: '/' opens it. Its own menu is not
+	// redrawn here (it is when opened): a click that focused the window would
+	// lose its target.
+	const cameToFront = () => recent.used(docId);
+	window.addEventListener('focus', cameToFront);
+	window.addEventListener('pageshow', (event) => event.persisted && cameToFront());
+	document.addEventListener('visibilitychange', () => {
+		if (document.visibilityState === 'visible') {
+			cameToFront();
+			sync.retry();
+		}
+	});
 
 	controller.setRoute(location.hash);
 	view.ready();
@@ -74,7 +93,7 @@ async function main() {
 	document.documentElement.dataset.ready = 'true';
 	window.todos = { store, sync, todos };
 
-	enableOffline(swUrl, staticUrl, root).then(
+	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {
 			document.documentElement.dataset.offlineReady = String(enabled);
 		},

@@ -25,12 +25,14 @@ export class Controller {
 	 * @param {View} options.view The view.
 	 * @param {object} options.todos The document operations (doc.js).
 	 * @param {function(object)} [options.onSummary] Told the list's summary (doc.js) after each render.
+	 * @param {function()} [options.onChange] Told after each change made here (not those from elsewhere).
 	 */
-	constructor({ store, view, todos, onSummary = () => {} }) {
+	constructor({ store, view, todos, onSummary = () => {}, onChange = () => {} }) {
 		this.store = store;
 		this.view = view;
 		this.todos = todos;
 		this.onSummary = onSummary;
+		this.onChange = onChange;
 		this.route = '';
 		this.editBase = new Map();
 		this.titleBase = null;
@@ -91,6 +93,10 @@ export class Controller {
 	}
 
 	change(mutate) {
-		return this.store.change(mutate);
+		const changed = this.store.change(mutate);
+		if (changed) {
+			this.onChange();
+		}
+		return changed;
 	}
 }

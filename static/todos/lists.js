@@ -15,18 +15,28 @@ const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, like the se
 const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
 const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** `localStorage`, or null where reading it throws (storage blocked by the browser's settings). */
+function localStorageOrNull() {
+	try {
+		return globalThis.localStorage ?? null;
+	} catch {
+		return null;
+	}
+}
+
 export class RecentLists {
 	/**
-	 * @param {Storage} [storage] localStorage by default.
+	 * @param {Storage} [storage] localStorage by default (none where the browser blocks it:
+	 *     then the menu stays empty and '/' starts a new list).
 	 * @param {function(): number} [clock] Date.now by default.
 	 */
-	constructor(storage = globalThis.localStorage, clock = Date.now) {
+	constructor(storage = localStorageOrNull(), clock = Date.now) {
 		this.storage = storage;
 		this.clock = clock;
 		this.seen = new Set(); // lists this page has put at the front of the menu
 	}
 
-	/** The menu's lists, most recently used first: `[{id, title, firstItem, changedAt, openedAt}]`. */
+	/** The menu's lists, most recently used first: `[{id, title, firstItem, changedAt, openedAt}]` (`openedAt`: when it last came to the front). */
 	all() {
 		try {
 			const lists = JSON.parse(this.storage.getItem(LISTS_KEY) || '[]');
@@ -49,6 +59,28 @@ export class RecentLists {
 	/** Note that list `id` is open in this page. */
 	opened(id) {
 		this._write(LAST_OPENED_KEY, id);
+	}
+
+	/**
+	 * Note that list `id` is in use in this page (the page came to the front, or
+	 * an edit was made in it): it moves to the front of the menu, so that '/'
+	 * opens it, and is the list last opened. A list that was removed from the
+	 * menu after this page saw it edited stays out. Returns the menu's lists.
+	 */
+	used(id) {
+		const lists = this.all();
+		const index = lists.findIndex((list) => list.id === id);
+		if (index < 0 && this.seen.has(id)) {
+			return lists;
+		}
+		if (this._read(LAST_OPENED_KEY) !== id) {
+			this._write(LAST_OPENED_KEY, id);
+		}
+		if (index <= 0) {
+			return lists;
+		}
+		const entry = { ...lists[index], openedAt: this.clock() };
+		return this._save([entry, ...lists.slice(0, index), ...lists.slice(index + 1)]);
 	}
 
 	/**

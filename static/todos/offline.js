@@ -4,23 +4,26 @@
  * The page stores its own shell (its HTML and every same-origin file it loaded,
  * as the browser's resource timing lists them) in Cache Storage, which the
  * service worker (sw.js) shares, with the site root's page and its script
- * (home.js). Offline, the worker answers a list page with that HTML (the app
- * reads the list id from the address), '/' with the root's page (which opens
- * the list used last) and the files from the cache; the list itself comes from
- * IndexedDB.
+ * (home.js), and the "How this works" page. Offline, the worker answers a
+ * list page with that HTML (the app reads the list id from the address), '/'
+ * with the root's page (which opens the list used last), '/how-it-works/' with
+ * its stored copy (whose back link goes to '/') and the files from the cache;
+ * the list itself comes from IndexedDB.
  */
 
 export const SHELL_CACHE = 'todos-shell-v1';
 export const SHELL_KEY = '/todos-offline-shell'; // a URL no route serves, the same from page and worker
 export const HOME_KEY = '/todos-offline-home'; // the root's page, likewise
+export const ABOUT_KEY = '/todos-offline-how-it-works'; // the "How this works" page, likewise
 const HOME_SCRIPT = new URL('./home.js', import.meta.url).href;
 
 /**
  * Register the service worker at `swUrl` (no-op without one) and store the
- * shell, with the site root's page (`rootUrl`). A page opened offline was served
- * from the stored shell: it stores it again once the network is back.
+ * shell, with the site root's page (`rootUrl`) and the "How this works" page
+ * (`aboutUrl`, optional). A page opened offline was served from the stored
+ * shell: it stores it again once the network is back.
  */
-export async function enableOffline(swUrl, staticUrl, rootUrl) {
+export async function enableOffline(swUrl, staticUrl, rootUrl, aboutUrl = null) {
 	if (!swUrl || !('serviceWorker' in navigator) || !('caches' in globalThis)) {
 		return false;
 	}
@@ -28,21 +31,27 @@ export async function enableOffline(swUrl, staticUrl, rootUrl) {
 	if (navigator.onLine === false) {
 		await new Promise((resolve) => window.addEventListener('online', resolve, { once: true }));
 	}
-	await storeShell(staticUrl, rootUrl);
+	await storeShell(staticUrl, rootUrl, aboutUrl);
 	await navigator.serviceWorker.ready;
 	return true;
 }
 
-/** Put this page's HTML, the root's page and the static files they load into the shell cache. */
-async function storeShell(staticUrl, rootUrl) {
+/** Put this page's HTML, the root's and "How this works" pages and the static files they load into the shell cache. */
+async function storeShell(staticUrl, rootUrl, aboutUrl) {
 	const cache = await caches.open(SHELL_CACHE);
-	const [page, home] = await Promise.all([location.pathname, rootUrl].map((url) => fetch(url, { cache: 'no-store' })));
-	if (page.ok) {
-		await cache.put(SHELL_KEY, page);
-	}
-	if (home.ok) {
-		await cache.put(HOME_KEY, home);
-	}
+	const pages = [
+		[SHELL_KEY, location.pathname],
+		[HOME_KEY, rootUrl],
+		[ABOUT_KEY, aboutUrl],
+	].filter(([, url]) => url);
+	await Promise.all(
+		pages.map(async ([key, url]) => {
+			const response = await fetch(url, { cache: 'no-store' });
+			if (response.ok) {
+				await cache.put(key, response);
+			}
+		})
+	);
 	const staticPrefix = new URL(staticUrl, location.href).href;
 	const files = performance
 		.getEntriesByType('resource')

@@ -4,13 +4,17 @@
  * Network first, so a working server always serves the current app; when the
  * network fails, list pages get the stored shell (offline.js) and static files
  * their stored copies, '/' the root's stored page (which opens the list used
- * last) and '/new/' a new list with an id made here. The storage API and the
+ * last), '/how-it-works/' its stored copy (without '?from=', so its back link
+ * goes to '/', which opens the list used last) and '/new/' a new list with an
+ * id made here. The storage API and the
  * WebSocket are never intercepted.
  */
 
 const SHELL_CACHE = 'todos-shell-v1';
 const SHELL_KEY = '/todos-offline-shell'; // as in offline.js
 const HOME_KEY = '/todos-offline-home'; // as in offline.js
+const ABOUT_KEY = '/todos-offline-how-it-works'; // as in offline.js
+const ABOUT_PATH = '/how-it-works/'; // URL name todos:how_it_works
 const NETWORK_TIMEOUT_MS = 4000;
 const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
 const NEW_ID_BYTES = 18;
@@ -29,6 +33,8 @@ self.addEventListener('fetch', (event) => {
 		event.respondWith(networkFirst(request, () => caches.match(SHELL_KEY, { cacheName: SHELL_CACHE })));
 	} else if (request.mode === 'navigate' && url.pathname === '/') {
 		event.respondWith(networkFirst(request, async () => (await caches.match(HOME_KEY, { cacheName: SHELL_CACHE })) || newList()));
+	} else if (request.mode === 'navigate' && url.pathname === ABOUT_PATH) {
+		event.respondWith(networkFirst(request, () => caches.match(ABOUT_KEY, { cacheName: SHELL_CACHE })));
 	} else if (request.mode === 'navigate' && url.pathname === '/new/') {
 		event.respondWith(networkFirst(request, async () => newList()));
 	} else if (url.pathname.startsWith(STATIC_PREFIX)) {

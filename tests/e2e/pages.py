@@ -14,7 +14,9 @@ class TodoApp:
     def __init__(self, page):
         self.page = page
         self.errors = []
+        self.console = []  # the page's console warnings and errors, as "type: text"
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
         self.new_todo = page.locator(".new-todo")
         self.labels = page.locator(".todo-list li label")
         self.items = page.locator(".todo-list li")
@@ -25,6 +27,10 @@ class TodoApp:
         self.clear_completed = page.locator("button.clear-completed")
         self.title = page.locator(".list-title")
         self.status = page.locator(".sync-status")
+
+    def _console(self, message):
+        if message.type in ("warning", "error"):
+            self.console.append(f"{message.type}: {message.text}")
 
     @property
     def url(self):

@@ -79,6 +79,48 @@ describe('the lists used in this browser', () => {
 		]);
 	});
 
+	test('the list used last in any page goes to the front: "/" opens it', () => {
+		const storage = new FakeLocalStorage();
+		const tabA = recentLists(storage);
+		tabA.opened('a');
+		tabA.update('a', edited('A'));
+		const tabB = recentLists(storage);
+		tabB.opened('b');
+		tabB.update('b', edited('B'));
+		assert.equal(new RecentLists(storage).homeId(), 'b');
+		// Tab A comes to the front again, or is edited.
+		const lists = tabA.used('a');
+		assert.deepEqual(ids(lists), ['a', 'b']);
+		assert.equal(lists[0].title, 'A');
+		assert.equal(new RecentLists(storage).homeId(), 'a');
+		assert.deepEqual(ids(tabA.used('a')), ['a', 'b']); // already first: nothing moves
+		assert.deepEqual(ids(tabB.used('b')), ['b', 'a']);
+	});
+
+	test('an untouched list in use is the one "/" goes back to while the menu is empty', () => {
+		const storage = new FakeLocalStorage();
+		const tabA = recentLists(storage);
+		tabA.opened('a');
+		tabA.update('a', NOT_EDITED);
+		const tabB = recentLists(storage);
+		tabB.opened('b');
+		tabB.update('b', NOT_EDITED);
+		assert.deepEqual(tabA.used('a'), []);
+		assert.equal(new RecentLists(storage).homeId(), 'a');
+	});
+
+	test('a list removed from the menu is not brought back by using it', () => {
+		const storage = new FakeLocalStorage();
+		recentLists(storage).update('other', edited('Other'));
+		const page = recentLists(storage);
+		page.opened('gone');
+		page.update('gone', edited('Gone'));
+		recentLists(storage).remove('gone'); // from another tab's menu
+		assert.deepEqual(ids(page.used('gone')), ['other']);
+		assert.equal(new RecentLists(storage).homeId(), 'other');
+		assert.equal(storage.getItem('todos.lastOpened'), null);
+	});
+
 	test('a removed list leaves the menu and is not brought back by the page that has it open', () => {
 		const storage = new FakeLocalStorage();
 		const page = recentLists(storage);
@@ -91,6 +133,31 @@ describe('the lists used in this browser', () => {
 		new RecentLists(storage).remove('b');
 		assert.equal(page.homeId(), null, 'the removed list is not the last opened any more');
 		assert.deepEqual(ids(recentLists(storage).update('a', edited('A'))), ['a'], 'opened again, it is back');
+	});
+
+	test('where the browser blocks localStorage, the menu is empty and "/" starts a new list', () => {
+		const had = Object.getOwnPropertyDescriptor(globalThis, 'localStorage');
+		Object.defineProperty(globalThis, 'localStorage', {
+			configurable: true,
+			get() {
+				throw new Error('SecurityError: access denied');
+			},
+		});
+		try {
+			const page = new RecentLists();
+			page.opened('a');
+			page.update('a', edited('A')); // nothing is kept, and nothing throws
+			assert.deepEqual(page.used('a'), []);
+			assert.deepEqual(page.remove('a'), []);
+			assert.deepEqual(new RecentLists().all(), []);
+			assert.equal(new RecentLists().homeId(), null);
+		} finally {
+			if (had) {
+				Object.defineProperty(globalThis, 'localStorage', had);
+			} else {
+				delete globalThis.localStorage;
+			}
+		}
 	});
 
 	test('damaged storage reads as no lists', () => {
