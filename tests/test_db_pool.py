@@ -44,7 +44,9 @@ def test_without_the_pool_settings_there_is_no_pool():
 def test_a_bad_pool_size_is_refused_with_an_example():
     result = load_settings(database_url=POSTGRES, TODOS_DB_POOL_SIZE="lots")
     assert result.returncode != 0
-    assert "TODOS_DB_POOL_SIZE='lots': write a positive number, e.g. 10" in result.stderr
+    assert (
+        "TODOS_DB_POOL_SIZE='lots': write a positive number, e.g. 10" in result.stderr
+    )
 
 
 def test_the_pool_is_refused_on_sqlite(tmp_path):
