@@ -135,6 +135,40 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TODOS_TEST_SQLITE_PATH")}
 
+
+def env_number(name, kind, example):
+    """Read a positive number from the environment; None when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: write a positive number, e.g. {example}."
+        )
+    return value
+
+
+# PostgreSQL only: each server process keeps a pool of up to TODOS_DB_POOL_SIZE
+# connections (Django's psycopg pool) instead of opening one per request; a request
+# waits up to TODOS_DB_POOL_TIMEOUT seconds for a free one (then fails with 503).
+TODOS_DB_POOL_SIZE = env_number("TODOS_DB_POOL_SIZE", int, "10")
+TODOS_DB_POOL_TIMEOUT = env_number("TODOS_DB_POOL_TIMEOUT", float, "10")
+if TODOS_DB_POOL_SIZE or TODOS_DB_POOL_TIMEOUT:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "TODOS_DB_POOL_SIZE and TODOS_DB_POOL_TIMEOUT apply to PostgreSQL only: "
+            "set DATABASE_URL=postgres://... or unset them."
+        )
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": TODOS_DB_POOL_SIZE or 4,
+        "timeout": TODOS_DB_POOL_TIMEOUT or 10.0,
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channels: Redis carries pushes between processes when REDIS_URL is set.
