@@ -84,6 +84,26 @@ def migrate(env):
     )
 
 
+def create_superuser(env, username, password):
+    """Create a Django superuser in the database ``env`` points at."""
+    subprocess.run(
+        [
+            str(BIN / "python"),
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            username,
+            "--email",
+            f"{username}@example.org",
+        ],
+        cwd=ROOT,
+        env=dict(env, DJANGO_SUPERUSER_PASSWORD=password),
+        check=True,
+        capture_output=True,
+    )
+
+
 class LiveServer:
     """One Daphne process; ``url`` is its http:// base, ``ws_url`` its ws:// base."""
 
@@ -95,24 +115,28 @@ class LiveServer:
         self.log_path = log_path
         self.process = None
 
+    def command(self):
+        """The server's command line."""
+        return [
+            str(BIN / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            # As `make run`: the first frame (the stored document) may pass
+            # Daphne's 1 MiB default.
+            "--websocket-max-message-size",
+            str(WS_MAX_BYTES),
+            "--websocket-max-frame-size",
+            str(WS_MAX_BYTES),
+            "todo_site.asgi:application",
+        ]
+
     def start(self):
         """Start the server and wait until it accepts connections."""
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [
-                str(BIN / "daphne"),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                # As `make run`: the first frame (the stored document) may pass
-                # Daphne's 1 MiB default.
-                "--websocket-max-message-size",
-                str(WS_MAX_BYTES),
-                "--websocket-max-frame-size",
-                str(WS_MAX_BYTES),
-                "todo_site.asgi:application",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=log,

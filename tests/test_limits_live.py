@@ -77,6 +77,15 @@ def open_socket(server, doc_id, client):
     return socket_
 
 
+def send_frame(server, doc_id, body, client):
+    """Send ``body`` over a new socket on ``doc_id``; return the JSON answer."""
+    socket_ = open_socket(server, doc_id, client)
+    socket_.send(body)
+    answer = socket_.receive_json()
+    socket_.close()
+    return answer
+
+
 @pytest.fixture
 def shared_pair(postgres_database, redis_url, live_server_factory):
     """Two Daphne processes on one PostgreSQL database, Redis as cache and layer."""
@@ -156,10 +165,7 @@ def test_creating_lists_over_the_rate_is_refused(live_server_factory, case):
     assert put(server, "two", case["base"], client)[0] == 200
 
     status, headers, body = put(server, "three", case["base"], client)
-    socket_ = open_socket(server, "four", client)
-    socket_.send(case["base"])
-    frame = socket_.receive_json()
-    socket_.close()
+    frame = send_frame(server, "four", case["base"], client)
 
     assert status == 429 and "TODOS_CREATE_RATE_LIMIT" in body["error"]
     assert 1700 <= int(headers["Retry-After"]) <= 1800
@@ -185,10 +191,7 @@ def test_storing_more_bytes_than_the_daily_quota_is_refused(live_server_factory,
     assert put(server, "two", case["base"], client)[0] == 200
 
     status, headers, body = put(server, "one", case["a1"], client)
-    socket_ = open_socket(server, "two", client)
-    socket_.send(case["a1"])
-    frame = socket_.receive_json()
-    socket_.close()
+    frame = send_frame(server, "two", case["a1"], client)
 
     assert status == 429 and "TODOS_MAX_CLIENT_BYTES" in body["error"]
     assert 1 <= int(headers["Retry-After"]) <= 86400

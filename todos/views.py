@@ -28,7 +28,7 @@ SERVICE_WORKER = "todos/sw.js"
 # Bodies Django would parse as a form: never Automerge bytes, refused with 415.
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
-THEME_COLOR = "#b83f45"  # as the icons' background (todos/icons.py)
+THEME_COLOR = "#{:02x}{:02x}{:02x}".format(*icons.BACKGROUND)
 
 
 def home(request):

@@ -32,18 +32,18 @@ def outcome_of(status, changed):
 
 def log_write(doc_id, size, status, changed, started, via, client):
     """Log one write that began at ``time.perf_counter()`` value ``started``."""
+    seconds = time.perf_counter() - started
+    outcome = outcome_of(status, changed)
+    metrics.observe_write(via, outcome, status, seconds, size)
     fields = {
         "doc_id": doc_id,
         "bytes": size,
-        "outcome": outcome_of(status, changed),
+        "outcome": outcome,
         "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "duration_ms": round(seconds * 1000, 1),
         "via": via,
         "client": client,
     }
-    metrics.observe_write(
-        via, fields["outcome"], status, time.perf_counter() - started, size
-    )
     level = logging.WARNING if status >= 500 else logging.INFO
     message = "write " + " ".join(f"{key}={value}" for key, value in fields.items())
     logger.log(level, message, extra=fields)

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -101,35 +100,11 @@ def daphne_command(port):
     return [str(live.BIN / "daphne"), *argv[1:]]
 
 
-class Daphne:
-    def __init__(self, env, port, log_path):
-        self.env = env
-        self.port = port
-        self.log_path = log_path
-        self.process = None
+class Daphne(live.LiveServer):
+    """A Daphne process started as the systemd unit starts it."""
 
-    def start(self):
-        self.process = subprocess.Popen(
-            daphne_command(self.port),
-            cwd=ROOT,
-            env=self.env,
-            stdout=open(self.log_path, "ab"),
-            stderr=subprocess.STDOUT,
-        )
-        live.wait_for_port(self.port, process=self.process)
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def command(self):
+        return daphne_command(self.port)
 
 
 def render_nginx(tmp_path, port, upstream_ports):

@@ -2,7 +2,6 @@
 Download button shows the document id as it is (upper and lower case kept)."""
 
 import http.client
-import subprocess
 
 import pytest
 
@@ -17,22 +16,7 @@ SCROLLS_SIDEWAYS = "document.documentElement.scrollWidth > window.innerWidth"
 
 @pytest.fixture
 def admin_page(browser, server, tmp_path):
-    subprocess.run(
-        [
-            str(live.BIN / "python"),
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            "operator",
-            "--email",
-            "operator@example.org",
-        ],
-        cwd=live.ROOT,
-        env=dict(server.env, DJANGO_SUPERUSER_PASSWORD=PASSWORD),
-        check=True,
-        capture_output=True,
-    )
+    live.create_superuser(server.env, "operator", PASSWORD)
     case = automerge_node.make_scenario(tmp_path / "scenario")
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     connection.request(

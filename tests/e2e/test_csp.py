@@ -5,8 +5,6 @@ it sees (an init script runs before any of the page's own), and the console's
 "Content Security Policy" messages are collected too.
 """
 
-import subprocess
-
 import pytest
 from playwright.sync_api import expect
 
@@ -106,26 +104,7 @@ def test_a_violation_would_be_seen(watched_context, server):
 
 
 def test_the_admin_works_under_its_policy(watched_context, server):
-    env = dict(
-        server.env,
-        DJANGO_SUPERUSER_PASSWORD="a-long-password-for-the-test",
-    )
-    subprocess.run(
-        [
-            str(live.BIN / "python"),
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            "operator",
-            "--email",
-            "operator@example.org",
-        ],
-        cwd=live.ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    live.create_superuser(server.env, "operator", "a-long-password-for-the-test")
     app = TodoApp(watched_context().new_page()).start_new_list(server.url)
     app.add("seen by the admin")
     app.expect_saved()

@@ -28,6 +28,7 @@
 import { createInterface } from "node:readline";
 import * as Automerge from "@automerge/automerge";
 import { readOptions } from "./options.mjs";
+import { Waiters } from "./waiters.mjs";
 import { ensureWebSocket } from "./websocket.mjs";
 
 ensureWebSocket(import.meta.url);
@@ -81,7 +82,7 @@ class Client {
     this.open = false;
     this.stopped = false;
     this.replies = [];
-    this.waiters = new Set();
+    this.waiters = new Waiters();
     this.authored = 0; // items this client has added
     this.acked = 0; // of which this many are covered by an ack
     this.pushTimes = [];
@@ -157,7 +158,7 @@ class Client {
     const stored = Automerge.load(bytes);
     this.doc = Automerge.loadIncremental(this.doc, bytes);
     Automerge.saveIncremental(this.doc);
-    this.notify();
+    this.waiters.notify();
     return !Automerge.hasHeads(stored, Automerge.getHeads(this.doc));
   }
 
@@ -171,7 +172,7 @@ class Client {
     for (const head of Automerge.getHeads(this.doc)) {
       if (!before.has(head) && sentAt.has(head)) pushLatencies.push(now - sentAt.get(head));
     }
-    this.notify();
+    this.waiters.notify();
   }
 
   /** Upload bytes covering the first `covers` items of this client; retry on 409. */
@@ -242,27 +243,6 @@ class Client {
     }
   }
 
-  waitFor(predicate, ms) {
-    if (predicate()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = () => {
-        if (!predicate()) return;
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        resolve(false);
-      }, ms);
-      this.waiters.add(waiter);
-    });
-  }
-
-  notify() {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
   missing(expected) {
     const have = itemTexts(this.doc);
     return expected.filter((text) => !have.has(text));
@@ -271,7 +251,7 @@ class Client {
   /** Wait for every expected item; after the timeout, reconnect once and check again. */
   async converge(expected) {
     const complete = () => this.missing(expected).length === 0;
-    if (await this.waitFor(complete, options.convergeTimeout)) return;
+    if (await this.waiters.waitFor(complete, options.convergeTimeout)) return;
     this.stats.resyncs++;
     this.stopped = true;
     if (this.socket) this.socket.close();

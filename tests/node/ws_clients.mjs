@@ -48,6 +48,7 @@
 
 import * as Automerge from "@automerge/automerge";
 import { readOptions } from "./options.mjs";
+import { Waiters } from "./waiters.mjs";
 import { ensureWebSocket } from "./websocket.mjs";
 
 ensureWebSocket(import.meta.url);
@@ -145,7 +146,7 @@ class Client {
     this.socket = null;
     this.phase = "new";
     this.replies = [];
-    this.waiters = new Set();
+    this.waiters = new Waiters();
     this.stats = {
       connects: 0,
       uploads: 0,
@@ -204,7 +205,7 @@ class Client {
     const stored = Automerge.load(bytes);
     this.doc = Automerge.loadIncremental(this.doc, bytes);
     Automerge.saveIncremental(this.doc); // the server has these already
-    this.notify();
+    this.waiters.notify();
     return !Automerge.hasHeads(stored, Automerge.getHeads(this.doc));
   }
 
@@ -218,7 +219,7 @@ class Client {
     this.doc = Automerge.loadIncremental(this.doc, bytes);
     // Edits are uploaded as they are made, so everything unsaved came from the server.
     Automerge.saveIncremental(this.doc);
-    this.notify();
+    this.waiters.notify();
   }
 
   /** The server's heads after a push: resync if we lack some (a missed push). */
@@ -240,28 +241,6 @@ class Client {
     this.socket.send(bytes);
     this.stats.uploads++;
     return reply.promise;
-  }
-
-  /** Resolve true once predicate() holds (checked on every frame), false after ms. */
-  waitFor(predicate, ms) {
-    if (predicate()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const waiter = () => {
-        if (!predicate()) return;
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(waiter);
-        resolve(false);
-      }, ms);
-      this.waiters.add(waiter);
-    });
-  }
-
-  notify() {
-    for (const waiter of [...this.waiters]) waiter();
   }
 
   /** Reconnect: the connect frame carries everything stored. Upload what it lacks. */
@@ -318,7 +297,7 @@ class Client {
     const hasAll = () => Automerge.hasHeads(this.doc, heads);
     if (hasAll()) return;
     this.stats.acksBehind++;
-    if (await this.waitFor(hasAll, this.options.ackGrace)) return;
+    if (await this.waiters.waitFor(hasAll, this.options.ackGrace)) return;
     await this.resync("ack");
     if (!hasAll()) {
       const lacking = heads.filter((head) => !Automerge.hasHeads(this.doc, [head]));
@@ -337,7 +316,7 @@ class Client {
     const complete = () => this.missing().length === 0;
     this.phase = "converging";
     for (let attempt = 0; attempt <= this.options.maxResyncs; attempt++) {
-      if (await this.waitFor(complete, this.options.convergeTimeout)) return true;
+      if (await this.waiters.waitFor(complete, this.options.convergeTimeout)) return true;
       if (attempt < this.options.maxResyncs) await this.resync("timeout");
     }
     return false;
