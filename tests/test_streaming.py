@@ -90,8 +90,12 @@ def request_bytes(server, method, path, headers=()):
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-@pytest.fixture
-def server(live_server_factory):
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request, live_server_factory):
+    """A live Daphne on SQLite (blob I/O) or PostgreSQL (SUBSTR) slices."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_database")
+        return live_server_factory(database_url=url)
     return live_server_factory()
 
 
@@ -198,7 +202,8 @@ def measure_slow_readers(server, doc_path, normal_path, readers, seconds):
 
 
 @pytest.mark.live
-def test_slow_readers_of_a_16_mib_document_cost_little(server):
+def test_slow_readers_of_a_16_mib_document_cost_little(live_server_factory):
+    server = live_server_factory()
     store_chunks(server, "big", [16 * MIB])
     store_chunks(server, "small", [2000])
     for _ in range(3):  # load what loads lazily before measuring
