@@ -5,6 +5,9 @@ bodies over TODOS_MAX_DOCUMENT_BYTES are refused before they are read
 (``body_limit``): by Daphne's request class, which this module installs, and by
 ASGI middleware in front of Django for any other server. Daphne's WebSocket limits
 too low for the largest document get a warning at start-up (``websocket_limits``).
+Under Daphne, a response's ``send`` waits while the client is not reading
+(``backpressure``), so a streamed document is read from the database only as
+fast as the client takes it.
 """
 
 import os
@@ -19,11 +22,12 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from todo_site import body_limit, websocket_limits  # noqa: E402
+from todo_site import backpressure, body_limit, websocket_limits  # noqa: E402
 from todo_site.origins import OriginValidator  # noqa: E402
 from todos.routing import websocket_urlpatterns  # noqa: E402
 
 body_limit.install_in_daphne()
+backpressure.install_in_daphne()
 websocket_limits.install_in_daphne()
 
 application = ProtocolTypeRouter(

@@ -174,10 +174,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channels: Redis carries pushes between processes when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # channels_redis, with timeouts that fit its blocking receive and receivers
+    # that outlive a Redis restart (todo_site/channel_layer.py).
+    from todo_site.channel_layer import redis_hosts
+
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 10},
+            "BACKEND": "todo_site.channel_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": redis_hosts(REDIS_URL),
+                "capacity": 1000,
+                "expiry": 10,
+            },
         }
     }
 else:

@@ -33,6 +33,10 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted = True
+        await self.send_stored()
+
+    async def send_stored(self):
+        """Send the stored document as one binary frame (nothing if none yet)."""
         try:
             stored = await read_document(self.doc_id)
         except storage.StorageError as exc:
@@ -45,6 +49,14 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             return
         if stored is not None:
             await self.send(bytes_data=stored.data)
+
+    async def layer_reconnected(self, event):
+        """The channel layer lost Redis and is back (todo_site/channel_layer.py).
+
+        This socket is in its group again, but pushes sent meanwhile were lost:
+        send the stored document, which the client merges like any push.
+        """
+        await self.send_stored()
 
     async def disconnect(self, code):
         if getattr(self, "counted", False):

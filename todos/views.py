@@ -14,7 +14,12 @@ import time
 
 from django.contrib.staticfiles import finders
 from django.core.exceptions import RequestDataTooBig
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -28,6 +33,8 @@ SERVICE_WORKER = "todos/sw.js"
 # Bodies Django would parse as a form: never Automerge bytes, refused with 415.
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
+# Documents larger than this are streamed from the database slice by slice.
+STREAM_ABOVE_BYTES = storage.SLICE_BYTES
 THEME_COLOR = "#{:02x}{:02x}{:02x}".format(*icons.BACKGROUND)
 
 
@@ -128,26 +135,45 @@ def document(request, doc_id):
 
 
 def read(request, doc_id):
-    """Return the document's bytes, with an ETag; 304 if the client has them."""
+    """Return the document's bytes, with an ETag; 304 if the client has them.
+
+    The ETag, length and bytes are those of one stored version (a ReadPlan). A
+    document over ``STREAM_ABOVE_BYTES`` is streamed slice by slice
+    (todos/storage/stream.py), each slice read only once the previous one has
+    gone out, so a slow reader holds one slice, not the whole document. If a
+    write replaces the version's chunks mid-stream, the response is broken off
+    (the client sees a failed read, never mixed versions) and is read again.
+    """
     if request.GET.get("format") == "json":
         return document_json(request, doc_id)
     try:
-        stored = storage.read_document(doc_id)
+        storage.check_doc_id(doc_id)
+        plan = storage.read_plan(doc_id)
+        if plan is None:
+            return error_response(404, f"No document {doc_id!r} is stored yet.")
+        etag = f'"{plan.etag}"'
+        not_modified = get_conditional_response(request, etag=etag)
+        if not_modified is not None:
+            return not_modified
+        size = plan.size
+        if request.method == "HEAD":
+            # No body (Daphne sends whatever the view returns), but the length
+            # a GET would have.
+            response = HttpResponse(b"")
+        elif plan.size > STREAM_ABOVE_BYTES:
+            response = StreamingHttpResponse(storage.aslices(plan))
+        else:
+            # Small: one query for bytes and ETag, which may be a newer version
+            # than the plan's, so both come from it.
+            stored = storage.read_document(doc_id)
+            if stored is None:
+                return error_response(404, f"No document {doc_id!r} is stored yet.")
+            response = HttpResponse(stored.data)
+            size, etag = len(stored.data), f'"{stored.etag}"'
     except storage.StorageError as exc:
-        return error_response(exc.status, exc.message)
-    if stored is None:
-        return error_response(404, f"No document {doc_id!r} is stored yet.")
-    etag = f'"{stored.etag}"'
-    not_modified = get_conditional_response(request, etag=etag)
-    if not_modified is not None:
-        return not_modified
-    response = HttpResponse(
-        b"" if request.method == "HEAD" else stored.data,
-        content_type="application/octet-stream",
-    )
-    # A HEAD answer has no body (Daphne sends whatever the view returns) but the
-    # length a GET would have.
-    response["Content-Length"] = str(len(stored.data))
+        return storage_error_response(exc)
+    response["Content-Type"] = "application/octet-stream"
+    response["Content-Length"] = str(size)
     response["ETag"] = etag
     patch_cache_control(response, no_cache=True)
     return response

@@ -21,6 +21,7 @@ The package re-exports what the rest of the app uses; each module holds one idea
 - ``summary``: storing chunks and the document row's summary of them.
 - ``compaction``: replacing many chunks with one save, after the commit.
 - ``results``: StoredDocument and WriteResult.
+- ``stream``: reading a document in bounded slices, for large GETs.
 """
 
 from .errors import (
@@ -47,6 +48,13 @@ from .service import (  # noqa: F401 (re-exported)
     read_document,
     stored_bytes,
     write_document,
+)
+from .stream import (  # noqa: F401 (re-exported)
+    SLICE_BYTES,
+    ChunkReplaced,
+    ReadPlan,
+    aslices,
+    read_plan,
 )
 from .summary import etag_of
 
