@@ -6,11 +6,15 @@ SQLite, and two sharing PostgreSQL and Redis.
 """
 
 import json
+import secrets
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.automerge_node import run_script
 from tests.conftest import run_node
+from todos import repo_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO_CLIENTS = ROOT / "tests" / "node" / "repo_clients.mjs"
@@ -58,3 +62,55 @@ def test_repos_on_two_daphne_processes_converge_through_redis(
     )
 
     assert_converged(report)
+
+
+LIST = """
+import * as Automerge from '@automerge/automerge'
+const doc = Automerge.from({
+  title: 'Made in the app', items: [{ text: 'milk', done: false }],
+})
+const saved = Buffer.from(Automerge.save(doc)).toString('base64')
+process.stdout.write(JSON.stringify({ saved }))
+"""
+
+
+def put_list(server, doc_id):
+    saved = run_script(LIST)["saved"]
+    request = urllib.request.Request(
+        f"{server.url}/docs/{doc_id}",
+        data=saved,
+        method="PUT",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    urllib.request.urlopen(request).close()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+def test_a_list_made_by_the_app_opens_in_a_repo_by_its_id(daphne_server):
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(f"{daphne_server.url}/new/")
+    except urllib.error.HTTPError as redirect:
+        doc_id = redirect.headers["Location"].split("/")[2]
+    assert repo_ids.is_repo_document_id(doc_id)
+    put_list(daphne_server, doc_id)
+
+    report = run_clients("open", f"{daphne_server.ws_url}/automerge-repo", doc_id)
+
+    assert report["found"], report
+    assert report["doc"]["title"] == "Made in the app"
+    assert report["doc"]["items"] == [{"text": "milk", "done": False}]
+
+
+def test_an_older_list_id_is_not_a_repo_id(daphne_server):
+    doc_id = secrets.token_urlsafe(18)  # how lists were named before
+    put_list(daphne_server, doc_id)
+
+    report = run_clients("open", f"{daphne_server.ws_url}/automerge-repo", doc_id)
+
+    assert not repo_ids.is_repo_document_id(doc_id)
+    assert not report["found"] and "Invalid" in report["error"]

@@ -117,7 +117,10 @@ async function open(url, id) {
   } catch (error) {
     return { found: false, error: String(error) };
   } finally {
-    await repo.shutdown();
+    // A find refused before the socket opened leaves nothing to shut down.
+    try {
+      await repo.shutdown();
+    } catch {}
   }
 }
 
