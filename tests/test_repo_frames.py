@@ -267,3 +267,27 @@ def test_random_mutations_of_a_sync_frame_never_change_the_list(server, doc_id, 
 
     assert peer.still_syncs(doc_id) == heads
     assert stored(server, doc_id) == before
+
+
+def test_a_join_with_no_version_the_server_speaks_is_refused_and_closed(server):
+    peer = RepoSocket(server, join=False)
+
+    peer.send({"type": "join", "supportedProtocolVersions": ["2"]})
+
+    assert "protocol version '1'" in peer.error()
+    opcode, _ = peer.raw.receive()
+    assert opcode == 0x8  # close
+
+
+def test_a_second_join_makes_the_socket_another_peers(server, doc_id):
+    peer = RepoSocket(server, "first")
+    heads = peer.still_syncs(doc_id)
+
+    peer.peer = "second"
+    peer.send({"type": "join", "supportedProtocolVersions": ["1"]})
+    assert peer.receive()["targetId"] == "second"
+
+    assert peer.still_syncs(doc_id) == heads
+    peer.peer = "first"
+    peer.sync(doc_id, sync_message())
+    assert "not the peer that joined" in peer.error()

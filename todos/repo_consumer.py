@@ -50,6 +50,10 @@ class RepoSyncConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
+        await self.unfollow_all()
+
+    async def unfollow_all(self):
+        """Leave every document's group and drop this socket's sync states."""
         for doc_id in self.documents:
             await self.channel_layer.group_discard(
                 storage.group_name(doc_id), self.channel_name
@@ -87,6 +91,8 @@ class RepoSyncConsumer(AsyncWebsocketConsumer):
             )
             await self.close()
             return
+        if self.peer_id not in (None, message["senderId"]):
+            await self.unfollow_all()  # another peer now: its states start afresh
         self.peer_id = message["senderId"]
         await self.send_message(
             {

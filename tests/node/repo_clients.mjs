@@ -7,6 +7,9 @@
 //     client each add an item at once; prints what each ends with.
 //   node tests/node/repo_clients.mjs open <repo url> <document id>
 //     Finds the document by its id and prints it.
+//   node tests/node/repo_clients.mjs edit <repo url> <document id> <text> <awaited>
+//     Finds the document, prints a line with its items, adds an item <text>,
+//     waits until an item <awaited> arrives, and prints its items as JSON.
 
 import * as Automerge from "@automerge/automerge";
 import { Repo } from "automerge-repo-v2";
@@ -124,7 +127,19 @@ async function open(url, id) {
   }
 }
 
+async function edit(url, id, text, awaited) {
+  const repo = repoAt(url);
+  const handle = await repo.find(id);
+  process.stdout.write(`found ${JSON.stringify(texts(handle.doc()))}\n`);
+  handle.change((d) => d.items.push({ text, done: false }));
+  const arrived = await waitUntil(() => texts(handle.doc()).includes(awaited));
+  const report = { arrived, items: texts(handle.doc()) };
+  await repo.shutdown();
+  return report;
+}
+
+const SCENARIOS = { converge, open, edit };
 const [scenario, ...args] = process.argv.slice(2);
-const report = scenario === "open" ? await open(...args) : await converge(...args);
+const report = await SCENARIOS[scenario](...args);
 process.stdout.write(JSON.stringify(report));
 process.exit(0);
