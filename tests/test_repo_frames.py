@@ -90,6 +90,16 @@ def stored(server, doc_id):
         return response.read()
 
 
+def put(server, doc_id, data):
+    request = urllib.request.Request(
+        f"{server.url}/docs/{doc_id}",
+        data=data,
+        method="PUT",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    urllib.request.urlopen(request).close()
+
+
 @pytest.fixture(scope="module")
 def made():
     return attacks.make_attacks()
@@ -103,13 +113,7 @@ def server(live_server_factory):
 @pytest.fixture
 def doc_id(server, made):
     doc_id = secrets.token_hex(8)
-    request = urllib.request.Request(
-        f"{server.url}/docs/{doc_id}",
-        data=made["stored"],
-        method="PUT",
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    urllib.request.urlopen(request).close()
+    put(server, doc_id, made["stored"])
     return doc_id
 
 
@@ -238,6 +242,20 @@ def test_a_request_for_a_list_nobody_stored_is_answered_unavailable(server):
     answer = peer.receive()
     assert answer["type"] == "doc-unavailable"
     assert answer["documentId"] == "nobody-stored-this"
+
+
+def test_a_peer_told_unavailable_is_sent_the_list_once_it_is_written(server, made):
+    peer = RepoSocket(server)
+    peer.sync("written-later", sync_message(), kind="request")
+    assert peer.receive()["type"] == "doc-unavailable"
+
+    put(server, "written-later", made["stored"])
+
+    answer = peer.receive()
+    assert answer["type"] == "sync" and answer["documentId"] == "written-later"
+    assert sync_heads(answer["data"]) == sorted(
+        hash_.hex() for hash_ in parse_chunks(made["stored"])[0].heads
+    )
 
 
 def test_random_mutations_of_a_sync_frame_never_change_the_list(server, doc_id, made):

@@ -125,14 +125,16 @@ class RepoSyncConsumer(AsyncWebsocketConsumer):
                 return
         if heads is None:
             heads = await stored_heads(doc_id)
-        if heads is None and message["type"] == "request":
-            await self.send_message({"type": "doc-unavailable", "documentId": doc_id})
-            return
         await self.follow(doc_id)
         try:
             reply = await receive_sync(doc_id, heads or [], self.channel_name, data)
         except (engine.Refused, engine.EngineUnavailable, storage.StorageError) as exc:
             await self.send_error(f"The sync message was not taken: {exc}", doc_id)
+            return
+        if heads is None and message["type"] == "request":
+            # Nobody stored it (yet): say so. The socket follows the document
+            # all the same, so the peer is sent the list once someone writes it.
+            await self.send_message({"type": "doc-unavailable", "documentId": doc_id})
             return
         await self.send_sync(doc_id, reply)
 
