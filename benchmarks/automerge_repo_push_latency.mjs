@@ -2,9 +2,11 @@
 //
 // Usage:
 //   node benchmarks/automerge_repo_push_latency.mjs --url WS [--listeners L]
-//        [--repetitions R] [--warmup W] [--gap MS]
+//        [--repetitions R] [--warmup W] [--gap MS] [--repo-version 1|2]
 //
-// WS is an @automerge/automerge-repo-sync-server (ws://host:port). One writer Repo
+// WS is an @automerge/automerge-repo-sync-server (ws://host:port), or, with
+// --repo-version 2, any automerge-repo 2.x sync endpoint, such as this
+// project's ws://host:port/automerge-repo. One writer Repo
 // and L listener Repos, each with its own BrowserWebSocketClientAdapter connection
 // and no storage, as browser tabs would have. The writer creates the document
 // {title, items: []}; every listener finds it through the server. W + R times, the
@@ -15,7 +17,9 @@
 // previous one; keep --gap above automerge-repo's 100 ms sync throttle
 // (DocSynchronizer.syncDebounceRate), so that the throttle adds no wait.
 //
-// The automerge-repo packages are the project's pinned devDependencies.
+// The automerge-repo packages are the project's pinned devDependencies: 1.2.1
+// by default, 2.5.6 (the npm aliases automerge-repo-v2 and
+// automerge-repo-network-websocket-v2) with --repo-version 2.
 // Prints the same JSON object as push_latency.mjs.
 
 import { readOptions } from "../tests/node/options.mjs";
@@ -27,11 +31,13 @@ const DEFAULTS = {
   warmup: "5",
   gap: "250",
   "arrival-timeout": "30000",
+  "repo-version": "1",
 };
 
-const { Repo } = await import("@automerge/automerge-repo");
+const VERSION_2 = readOptions(process.argv.slice(2), DEFAULTS)["repo-version"] === "2";
+const { Repo } = await import(VERSION_2 ? "automerge-repo-v2" : "@automerge/automerge-repo");
 const { BrowserWebSocketClientAdapter } = await import(
-  "@automerge/automerge-repo-network-websocket",
+  VERSION_2 ? "automerge-repo-network-websocket-v2" : "@automerge/automerge-repo-network-websocket",
 );
 
 /** Parse `--name value` arguments over DEFAULTS. */
@@ -83,8 +89,10 @@ function makeRepo(url) {
 /** Find the document through the server, retrying until the server has it. */
 async function findDocument(repo, documentUrl) {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const handle = repo.find(documentUrl);
     try {
+      // 2.x: find returns a promise of a ready handle; 1.x: a handle to wait for.
+      if (VERSION_2) return await repo.find(documentUrl);
+      const handle = repo.find(documentUrl);
       await handle.whenReady();
       return handle;
     } catch {
@@ -143,7 +151,7 @@ async function main() {
   }
 
   const report = {
-    system: "automerge-repo",
+    system: VERSION_2 ? "automerge-repo 2.x" : "automerge-repo",
     options,
     lost,
     disconnects,

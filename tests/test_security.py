@@ -23,7 +23,7 @@ from django.urls import reverse
 from tests import automerge_node, live
 from tests.helpers.websocket import RawWebSocket
 from todo_site.middleware import ADMIN_POLICY, APP_POLICY
-from todos import storage
+from todos import repo_ids, storage
 
 ROOT = Path(__file__).resolve().parent.parent
 OCTETS = "application/octet-stream"
@@ -102,17 +102,16 @@ def test_debug_off_without_a_secret_key_refuses_to_start(tmp_path):
 
 
 def test_new_lists_get_unguessable_ids(client):
-    # "/new/" makes them on the server; the app makes them in the browser
-    # (lists.js newListId, the same 144 bits: tests/js/lists.test.js).
+    # "/new/" makes them on the server: 128 random bits as automerge-repo names
+    # documents (bs58check), so repo clients can open them; the app makes them
+    # in the browser (lists.js newListId, 144 bits: tests/js/lists.test.js).
     locations = {client.get("/new/")["Location"] for _ in range(20)}
 
     assert len(locations) == 20
     for location in locations:
         doc_id = location.removeprefix("/lists/").removesuffix("/")
-        assert len(doc_id) == 24  # 18 random bytes, URL-safe base64: 144 bits
-        assert set(doc_id) <= set(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-        )
+        assert repo_ids.is_repo_document_id(doc_id)  # 16 random bytes + checksum
+        assert set(doc_id) <= set(repo_ids.ALPHABET)
 
 
 # --- path traversal ------------------------------------------------------------------

@@ -24,7 +24,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from todo_site import backpressure, body_limit, websocket_limits  # noqa: E402
 from todo_site.origins import OriginValidator  # noqa: E402
-from todos.routing import websocket_urlpatterns  # noqa: E402
+from todos.routing import REPO_PATHS, websocket_urlpatterns  # noqa: E402
 
 body_limit.install_in_daphne()
 backpressure.install_in_daphne()
@@ -34,7 +34,9 @@ application = ProtocolTypeRouter(
     {
         "http": body_limit.BodyLimit(django_asgi_app),
         "websocket": OriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            # automerge-repo clients in Node send no Origin (todos/repo_consumer.py)
+            without_origin=REPO_PATHS,
         ),
     }
 )

@@ -8,6 +8,13 @@ the matching scheme (``http`` for ``ws``, ``https`` for ``wss``). Anything else,
 another port or scheme of an allowed host included, is refused during the
 handshake (Daphne answers 403). Channels' ``AllowedHostsOriginValidator`` compared
 host names only.
+
+A socket with no Origin at all is refused too, except on the paths given as
+``without_origin``: there a client that is not a browser (and so sends no
+Origin, as automerge-repo in Node does) may connect. No cookie or session grants
+anything on those paths (the document id is the capability), so a page
+elsewhere gains nothing by a socket a browser would open for it, and a browser
+always sends an Origin, which is then checked as above.
 """
 
 from urllib.parse import urlsplit
@@ -70,8 +77,10 @@ def own_origin(scope):
     return parse_origin(f"{scheme}://{host}")
 
 
-def origin_allowed(scope):
+def origin_allowed(scope, without_origin=()):
     origin = header(scope, b"origin")
+    if origin is None and scope.get("path") in without_origin:
+        return True
     parsed = parse_origin(origin) if origin else None
     if parsed is None:
         return False
@@ -83,11 +92,14 @@ def origin_allowed(scope):
 class OriginValidator:
     """ASGI middleware for WebSockets: refuse the handshake from other origins."""
 
-    def __init__(self, app):
+    def __init__(self, app, without_origin=()):
         self.app = app
+        self.without_origin = tuple(without_origin)
         parse_allowed_origins(settings.TODOS_ALLOWED_ORIGINS)  # a bad one: no start
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket" and not origin_allowed(scope):
+        if scope["type"] == "websocket" and not origin_allowed(
+            scope, self.without_origin
+        ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -9,7 +9,6 @@ is the capability that protects writes (README, "Security").
 """
 
 import re
-import secrets
 import time
 
 from django.contrib.staticfiles import finders
@@ -26,13 +25,12 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 
-from . import display, icons, ratelimit, storage, writelog
+from . import display, icons, ratelimit, repo_ids, storage, writelog
 from .models import DOC_ID_PATTERN
 
 SERVICE_WORKER = "todos/sw.js"
 # Bodies Django would parse as a form: never Automerge bytes, refused with 415.
 FORM_CONTENT_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-NEW_DOC_ID_BYTES = 18  # 144 random bits, 24 URL-safe characters
 # Documents larger than this are streamed from the database slice by slice.
 STREAM_ABOVE_BYTES = storage.SLICE_BYTES
 THEME_COLOR = "#{:02x}{:02x}{:02x}".format(*icons.BACKGROUND)
@@ -51,9 +49,10 @@ def new_list(request):
     """Start a new list: send the browser to a fresh, unguessable document id.
 
     The app makes new ids in the browser ("New list" works offline); this is the
-    link for pages and scripts. Nothing is stored until something is typed.
+    link for pages and scripts. Nothing is stored until something is typed. The
+    id is also an automerge-repo document id (``repo_ids``).
     """
-    return redirect("todos:list", doc_id=secrets.token_urlsafe(NEW_DOC_ID_BYTES))
+    return redirect("todos:list", doc_id=repo_ids.new_document_id())
 
 
 def list_page(request, doc_id):

@@ -66,7 +66,7 @@ async function main() {
 		const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
 		view.showShared(url, Boolean(copied));
 	});
-	view.bindNewList(() => location.assign(pathOf(newListId())));
+	view.bindNewList(async () => location.assign(pathOf(await newListId())));
 	view.bindOpenLists(() => showLists(recent.all()));
 	view.bindRemoveList((id) => showLists(recent.remove(id)));
 	window.addEventListener('hashchange', () => controller.setRoute(location.hash));

@@ -7,6 +7,6 @@
 import { RecentLists, listPath, newListId } from './lists.js';
 
 const recent = new RecentLists();
-const id = recent.homeId() || newListId();
+const id = recent.homeId() || (await newListId());
 recent.opened(id); // so that '/' opened again meanwhile finds the same list
 location.replace(listPath(document.body.dataset.root, id));

@@ -11,7 +11,9 @@
 const LISTS_KEY = 'todos.lists';
 const LAST_OPENED_KEY = 'todos.lastOpened';
 const MAX_LISTS = 50;
-const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, like the server's
+const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, where ids cannot be hashed
+const REPO_ID_BYTES = 16; // automerge-repo's document ids: bs58check of 128 random bits
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
 const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -148,11 +150,35 @@ function sameEntry(a, b) {
 	return a.title === b.title && a.firstItem === b.firstItem && a.changedAt === b.changedAt;
 }
 
-/** A fresh random list id (URL-safe base64 of 144 random bits), made offline. */
-export function newListId(crypto = globalThis.crypto) {
-	const bytes = crypto.getRandomValues(new Uint8Array(NEW_ID_BYTES));
-	const base64 = btoa(String.fromCharCode(...bytes));
-	return base64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+/**
+ * A fresh random list id, made offline. Where the page can hash (a secure
+ * context: https, or localhost) it is an automerge-repo document id, bs58check
+ * of 128 random bits, like the server's '/new/', so that automerge-repo
+ * clients can open the list (docs/architecture.md); elsewhere URL-safe base64
+ * of 144 random bits, which only the app can open.
+ */
+export async function newListId(crypto = globalThis.crypto) {
+	if (!crypto.subtle) {
+		const bytes = crypto.getRandomValues(new Uint8Array(NEW_ID_BYTES));
+		const base64 = btoa(String.fromCharCode(...bytes));
+		return base64.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+	}
+	const payload = crypto.getRandomValues(new Uint8Array(REPO_ID_BYTES));
+	const once = await crypto.subtle.digest('SHA-256', payload);
+	const twice = new Uint8Array(await crypto.subtle.digest('SHA-256', once));
+	return base58([...payload, ...twice.slice(0, 4)]);
+}
+
+/** `bytes` in Base58 (Bitcoin's alphabet): each leading zero byte is a '1'. */
+function base58(bytes) {
+	let number = bytes.reduce((value, byte) => value * 256n + BigInt(byte), 0n);
+	let text = '';
+	while (number > 0n) {
+		text = BASE58[Number(number % 58n)] + text;
+		number /= 58n;
+	}
+	const zeros = bytes.findIndex((byte) => byte !== 0);
+	return BASE58[0].repeat(zeros === -1 ? bytes.length : zeros) + text;
 }
 
 /** The page path of list `id` under the site root `root` (ending in '/'). */

@@ -17,7 +17,8 @@ const ABOUT_KEY = '/todos-offline-how-it-works'; // as in offline.js
 const ABOUT_PATH = '/how-it-works/'; // URL name todos:how_it_works
 const NETWORK_TIMEOUT_MS = 4000;
 const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
-const NEW_ID_BYTES = 18;
+const REPO_ID_BYTES = 16; // as lists.js: an automerge-repo document id
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const STATIC_PREFIX = new URL(new URL(self.location.href).searchParams.get('static') || '/static/', self.location.origin).pathname;
 
 self.addEventListener('install', () => self.skipWaiting());
@@ -71,11 +72,21 @@ function withTimeout(promise, ms) {
 	});
 }
 
-function newList() {
-	return Response.redirect(`/lists/${newListId()}/`, 302);
+async function newList() {
+	return Response.redirect(`/lists/${await newListId()}/`, 302);
 }
 
-function newListId() {
-	const bytes = crypto.getRandomValues(new Uint8Array(NEW_ID_BYTES));
-	return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+/** As lists.js newListId (a worker cannot import it): a service worker always has crypto.subtle. */
+async function newListId() {
+	const payload = crypto.getRandomValues(new Uint8Array(REPO_ID_BYTES));
+	const once = await crypto.subtle.digest('SHA-256', payload);
+	const twice = new Uint8Array(await crypto.subtle.digest('SHA-256', once));
+	let number = [...payload, ...twice.slice(0, 4)].reduce((value, byte) => value * 256n + BigInt(byte), 0n);
+	let text = '';
+	while (number > 0n) {
+		text = BASE58[Number(number % 58n)] + text;
+		number /= 58n;
+	}
+	const zeros = payload.findIndex((byte) => byte !== 0);
+	return BASE58[0].repeat(zeros === -1 ? payload.length : zeros) + text;
 }

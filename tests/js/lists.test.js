@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { filterItems, routeFromHash } from '../../static/todos/controller.js';
+import { documentIdToBinary, isValidDocumentId } from 'automerge-repo-v2';
 import { RecentLists, docIdFromPath, listPath, newListId } from '../../static/todos/lists.js';
 import { changedText, escapeForHTML, itemCounter, itemHTML, listLinksHTML } from '../../static/todos/template.js';
 
@@ -171,8 +172,19 @@ describe('the lists used in this browser', () => {
 		assert.equal(new RecentLists(storage).homeId(), null);
 	});
 
-	test('new ids are 24 URL-safe characters (144 random bits) and differ', () => {
-		const ids = new Set(Array.from({ length: 50 }, () => newListId()));
+	test('new ids are automerge-repo document ids (128 random bits) and differ', async () => {
+		const ids = new Set(await Promise.all(Array.from({ length: 50 }, () => newListId())));
+		assert.equal(ids.size, 50);
+		for (const id of ids) {
+			assert.match(id, /^[A-Za-z0-9_-]{1,64}$/); // a list id
+			assert.ok(isValidDocumentId(id), id); // and one that automerge-repo accepts
+			assert.equal(documentIdToBinary(id).length, 16);
+		}
+	});
+
+	test('where nothing can hash, new ids are 24 URL-safe characters (144 random bits)', async () => {
+		const noSubtle = { getRandomValues: (bytes) => globalThis.crypto.getRandomValues(bytes) };
+		const ids = new Set(await Promise.all(Array.from({ length: 50 }, () => newListId(noSubtle))));
 		assert.equal(ids.size, 50);
 		for (const id of ids) {
 			assert.match(id, /^[A-Za-z0-9_-]{24}$/);

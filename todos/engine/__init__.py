@@ -13,6 +13,10 @@ Public API:
 - ``save(doc_id, heads, read_stored)`` -> bytes
 - ``decode(doc_id, heads, read_stored, max_chars, with_changes)`` -> Decoded
 - ``decode_bytes(data, max_chars=None)`` -> Decoded, cached nowhere
+- ``sync_receive(doc_id, heads, read_stored, peer, message)`` -> reply or None,
+  ``sync_generate(doc_id, heads, read_stored, peer)`` -> message or None, and
+  ``sync_forget(doc_id, peer)``: Automerge's sync protocol with one peer (a
+  socket), its sync state kept in the engine process (see ``sync``)
 - ``Applied``; errors ``Refused`` (``Unloadable``, ``DuplicateSeq``,
   ``MissingChanges``) and ``EngineUnavailable`` (``EngineTimeout``)
 - ``configure(workers, timeout, cache_docs, cache_bytes)`` and ``shutdown()``
@@ -42,6 +46,9 @@ __all__ = [
     "save",
     "decode",
     "decode_bytes",
+    "sync_receive",
+    "sync_generate",
+    "sync_forget",
     "configure",
     "shutdown",
 ]
@@ -201,6 +208,37 @@ def decode_bytes(data, max_chars=None):
     """Automerge bytes ``data`` decoded, kept nowhere: Decoded."""
     result = engines().call("", "decode", [], data, max_chars, routing=None)
     return Decoded(*_unwrap(result))
+
+
+def sync_receive(doc_id, heads, read_stored, peer, message):
+    """Take sync ``message`` from ``peer`` into its sync state; return the reply.
+
+    The document at ``heads`` must already hold whatever changes the message
+    carries that are to be kept: store them first (``storage.write_document``),
+    since this applies nothing. The reply (sync message bytes, or None when
+    there is nothing to say) is generated from the document at ``heads``.
+    ``peer`` is any string that names one connection; its state lives until
+    ``sync_forget``, or until the engine drops it (bounded in count) or its
+    process restarts, after which a fresh state takes over and the protocol
+    resyncs. Raises Refused if the engine cannot read the message.
+    """
+    result = _call(doc_id, "sync.receive", heads, read_stored, peer, message)
+    if result[0] != "synced":
+        raise Refused(result[1])
+    return result[1]
+
+
+def sync_generate(doc_id, heads, read_stored, peer):
+    """The sync message ``peer`` should be sent for the document at ``heads``, or None.
+
+    Raises Unloadable if the stored bytes do not load.
+    """
+    return _unwrap(_call(doc_id, "sync.generate", heads, read_stored, peer))[0]
+
+
+def sync_forget(doc_id, peer):
+    """Drop ``peer``'s sync state for ``doc_id`` (its connection closed)."""
+    engines().call(doc_id, "sync.forget", peer)
 
 
 def _unwrap(result):

@@ -16,7 +16,7 @@ import threading
 import zlib
 from concurrent.futures.process import BrokenProcessPool
 
-from . import worker
+from . import sync, worker
 
 __all__ = ["Pool", "EngineUnavailable", "EngineTimeout"]
 
@@ -71,6 +71,9 @@ class Pool:
     def call(self, doc_id, function, *args, timeout=None, routing=True):
         """Run ``worker.<function>(doc_id, *args)`` in the process that owns doc_id.
 
+        ``function`` names a function of ``worker``, or of ``sync`` as
+        ``"sync.<name>"``.
+
         With ``routing`` None the call goes to any process and the worker sees
         ``doc_id`` None (nothing is cached).
         """
@@ -79,7 +82,7 @@ class Pool:
         if routing is None:
             doc_id = None
         try:
-            future = executor.submit(getattr(worker, function), doc_id, *args)
+            future = executor.submit(_function(function), doc_id, *args)
             return future.result(timeout=timeout or self.timeout)
         except concurrent.futures.TimeoutError as exc:
             self._discard(slot, executor)
@@ -97,3 +100,9 @@ class Pool:
         for executor in executors:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _function(name):
+    """The worker-side function called ``name`` ("apply", "sync.receive", ...)."""
+    module, _, attribute = name.rpartition(".")
+    return getattr(sync if module == "sync" else worker, attribute)

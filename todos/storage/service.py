@@ -210,6 +210,7 @@ def notify_update(result, sender=None):
         return
     message = {
         "type": "doc.updated",
+        "doc_id": result.doc_id,  # for sockets that follow several documents
         "data": result.new_bytes,
         "heads": result.heads,
         "chunks": result.chunk_count,
