@@ -102,6 +102,26 @@ export function todoDocument(Automerge) {
 		});
 	}
 
+	/**
+	 * Insert an item `{text, done}` at `index` (kept within the list); blank text adds nothing.
+	 *
+	 * The History panel restores a deleted item with it: a new item, made by a
+	 * new change, so it syncs and merges like any other.
+	 */
+	function insertItem(doc, index, { text, done = false }) {
+		const trimmed = String(text).trim();
+		if (!trimmed) {
+			return doc;
+		}
+		return A.change(doc, (d) => {
+			if (!Array.isArray(d.items)) {
+				d.items = [];
+			}
+			const at = Math.max(0, Math.min(index, d.items.length));
+			d.items.insertAt(at, { text: trimmed, done: done === true });
+		});
+	}
+
 	/** Mark item `id` done or not done. */
 	function setDone(doc, id, done) {
 		return changeItem(doc, id, (item) => {
@@ -226,6 +246,7 @@ export function todoDocument(Automerge) {
 		summary,
 		counts,
 		addItem,
+		insertItem,
 		setDone,
 		setAllDone,
 		editText,
