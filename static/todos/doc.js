@@ -90,16 +90,7 @@ export function todoDocument(Automerge) {
 
 	/** Append an item with the trimmed `text`; nothing is added for blank text. */
 	function addItem(doc, text) {
-		const trimmed = String(text).trim();
-		if (!trimmed) {
-			return doc;
-		}
-		return A.change(doc, (d) => {
-			if (!Array.isArray(d.items)) {
-				d.items = [];
-			}
-			d.items.push({ text: trimmed, done: false });
-		});
+		return insertItem(doc, Infinity, { text });
 	}
 
 	/**

@@ -22,6 +22,8 @@
  * Like doc.js, it never imports Automerge: the namespace is passed in.
  */
 
+import { localStorageOrNull } from './lists.js';
+
 /** Entries the panel shows at first, and adds per "Show older". */
 export const HISTORY_PAGE_SIZE = 20;
 
@@ -227,15 +229,6 @@ export function restoreIndex(currentItems, versionItems, id) {
 	}
 	const following = versionItems.slice(at + 1).find((item) => position.has(item.id));
 	return following ? position.get(following.id) : currentItems.length;
-}
-
-/** `localStorage`, or null where reading it throws (storage blocked by the browser's settings). */
-function localStorageOrNull() {
-	try {
-		return globalThis.localStorage ?? null;
-	} catch {
-		return null;
-	}
 }
 
 /**

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HistoryWalk, MAX_OWN_ACTORS, OwnActors, changesSince, describeChange, restoreIndex, versionAt } from '../../static/todos/history.js';
-import { Automerge, todos } from './helpers.js';
+import { Automerge, FakeLocalStorage, todos } from './helpers.js';
 
 const idOf = (doc, text) => todos.items(doc).find((item) => item.text === text).id;
 const texts = (doc) => todos.items(doc).map((item) => item.text);
@@ -230,20 +230,8 @@ describe('restoring a deleted item', () => {
 });
 
 describe('this browser’s actors', () => {
-	class MemoryLocalStorage {
-		constructor() {
-			this.values = new Map();
-		}
-		getItem(key) {
-			return this.values.has(key) ? this.values.get(key) : null;
-		}
-		setItem(key, value) {
-			this.values.set(key, String(value));
-		}
-	}
-
 	test('are remembered across instances sharing the storage', () => {
-		const storage = new MemoryLocalStorage();
+		const storage = new FakeLocalStorage();
 		new OwnActors(storage).add('aa');
 		new OwnActors(storage).add('bb');
 		const actors = new OwnActors(storage);
@@ -252,7 +240,7 @@ describe('this browser’s actors', () => {
 	});
 
 	test('keep only the newest MAX_OWN_ACTORS', () => {
-		const actors = new OwnActors(new MemoryLocalStorage());
+		const actors = new OwnActors(new FakeLocalStorage());
 		for (let index = 0; index <= MAX_OWN_ACTORS; index += 1) {
 			actors.add(`actor${index}`);
 		}
@@ -262,7 +250,7 @@ describe('this browser’s actors', () => {
 	});
 
 	test('survive damaged or missing storage', () => {
-		const storage = new MemoryLocalStorage();
+		const storage = new FakeLocalStorage();
 		storage.setItem('todos.ownActors', '{not json');
 		assert.equal(new OwnActors(storage).has('aa'), false);
 		const none = new OwnActors(null);
