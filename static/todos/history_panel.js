@@ -86,6 +86,7 @@ export class HistoryPanel {
 		this.$versionTitle = qs('.history-version-title', this.$panel);
 		this.$versionItems = qs('.history-version-items', this.$panel);
 		this.session = null;
+		this.recordedActor = null;
 		this.bindEvents();
 		store.subscribe(({ origin }) => this.updated(origin));
 	}
@@ -209,8 +210,10 @@ export class HistoryPanel {
 	// While open, changes made since (here or elsewhere) join the top of the
 	// list, and a version shown updates what can still be restored.
 	updated(origin) {
-		if (origin === 'local') {
-			this.ownActors.add(this.store.actorId());
+		if (origin === 'local' && this.recordedActor !== this.store.actorId()) {
+			// Once per tab (its actor never changes), not a localStorage write per edit.
+			this.recordedActor = this.store.actorId();
+			this.ownActors.add(this.recordedActor);
 		}
 		const { session } = this;
 		if (!session) {

@@ -88,6 +88,22 @@ def test_a_deleted_item_is_restored_from_the_version_as_a_new_change(
     other.expect_synced_items(["milk", "eggs", "bread"])
 
 
+def test_history_and_restore_work_offline(app):
+    app.add("milk", "eggs")
+    app.expect_saved()
+    app.page.context.set_offline(True)
+    app.expect_status("offline")
+    app.item("eggs").hover()
+    app.item("eggs").locator(".destroy").click()
+    panel = open_history(app)
+    panel.locator(".history-entry", has_text="deleted “eggs”").click()
+    panel.get_by_role("button", name="Restore “eggs”").click()
+    app.expect_items(["milk", "eggs"])
+
+    app.page.context.set_offline(False)
+    app.expect_saved()
+
+
 def test_changes_from_another_device_say_so_and_arrive_while_open(
     app, new_app, shared_server
 ):
