@@ -165,7 +165,7 @@ export class HistoryPanel {
 		for (const $entry of this.$list.children) {
 			$entry.classList.toggle('chosen', $entry.dataset.hash === hash);
 		}
-		this.$versionHeading.innerHTML = `As it was after “${escapeForHTML(entry.text)}”, ${timeHTML(entry.change.time, Date.now())}`;
+		this.$versionHeading.innerHTML = `As it was after: ${escapeForHTML(entry.text)} (${timeHTML(entry.change.time, Date.now())})`;
 		this.renderVersion();
 		this.$list.hidden = true;
 		this.$more.hidden = true;
