@@ -53,7 +53,7 @@ async function main() {
 		onChange: markUsed, // the list edited last is the one '/' opens
 	});
 
-	const history = new HistoryPanel({ Automerge, store, todos, change: (mutate) => controller.change(mutate), ownActors: new OwnActors() });
+	const historyPanel = new HistoryPanel({ Automerge, store, todos, change: (mutate) => controller.change(mutate), ownActors: new OwnActors() });
 
 	const base = new URL(root, location.href);
 	const sync = new Sync({
@@ -95,7 +95,7 @@ async function main() {
 	view.ready();
 	sync.start();
 	document.documentElement.dataset.ready = 'true';
-	window.todos = { store, sync, todos, history };
+	window.todos = { store, sync, todos, historyPanel };
 
 	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {
