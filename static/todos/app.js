@@ -9,6 +9,8 @@
 import * as Automerge from '../vendor/automerge/mjs/entrypoints/slim.js';
 import { Controller } from './controller.js';
 import { todoDocument } from './doc.js';
+import { OwnActors } from './history.js';
+import { HistoryPanel } from './history_panel.js';
 import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
 import { enableOffline } from './offline.js';
 import { IndexedDBStorage, MemoryStorage } from './persistence.js';
@@ -51,6 +53,8 @@ async function main() {
 		onChange: markUsed, // the list edited last is the one '/' opens
 	});
 
+	const historyPanel = new HistoryPanel({ Automerge, store, todos, change: (mutate) => controller.change(mutate), ownActors: new OwnActors() });
+
 	const base = new URL(root, location.href);
 	const sync = new Sync({
 		store,
@@ -91,7 +95,7 @@ async function main() {
 	view.ready();
 	sync.start();
 	document.documentElement.dataset.ready = 'true';
-	window.todos = { store, sync, todos };
+	window.todos = { store, sync, todos, historyPanel };
 
 	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {

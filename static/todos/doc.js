@@ -90,6 +90,16 @@ export function todoDocument(Automerge) {
 
 	/** Append an item with the trimmed `text`; nothing is added for blank text. */
 	function addItem(doc, text) {
+		return insertItem(doc, Infinity, { text });
+	}
+
+	/**
+	 * Insert an item `{text, done}` at `index` (kept within the list); blank text adds nothing.
+	 *
+	 * The History panel restores a deleted item with it: a new item, made by a
+	 * new change, so it syncs and merges like any other.
+	 */
+	function insertItem(doc, index, { text, done = false }) {
 		const trimmed = String(text).trim();
 		if (!trimmed) {
 			return doc;
@@ -98,7 +108,8 @@ export function todoDocument(Automerge) {
 			if (!Array.isArray(d.items)) {
 				d.items = [];
 			}
-			d.items.push({ text: trimmed, done: false });
+			const at = Math.max(0, Math.min(index, d.items.length));
+			d.items.insertAt(at, { text: trimmed, done: done === true });
 		});
 	}
 
@@ -226,6 +237,7 @@ export function todoDocument(Automerge) {
 		summary,
 		counts,
 		addItem,
+		insertItem,
 		setDone,
 		setAllDone,
 		editText,

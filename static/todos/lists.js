@@ -18,7 +18,7 @@ const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
 const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** `localStorage`, or null where reading it throws (storage blocked by the browser's settings). */
-function localStorageOrNull() {
+export function localStorageOrNull() {
 	try {
 		return globalThis.localStorage ?? null;
 	} catch {

@@ -117,6 +117,11 @@ export class Store {
 		}
 	}
 
+	/** The actor id this tab's changes are made with. */
+	actorId() {
+		return this.A.getActorId(this.doc);
+	}
+
 	/** The document's heads (hex change hashes). */
 	heads() {
 		return [...this.currentHeads];

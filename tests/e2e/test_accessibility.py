@@ -72,3 +72,22 @@ def test_offline(app):
     app.expect_status("offline")
 
     assert serious(app.page) == []
+
+
+def test_the_history_panel_open(app):
+    app.add("milk", "eggs")
+    app.page.click(".history-toggle")
+    app.page.wait_for_selector(".history-entry")
+
+    assert serious(app.page) == []
+
+
+def test_a_past_version_in_the_history_panel(app):
+    app.add("milk", "eggs")
+    app.item("eggs").hover()
+    app.item("eggs").locator(".destroy").click()
+    app.page.click(".history-toggle")
+    app.page.click(".history-entry >> nth=0")
+    app.page.wait_for_selector(".history-restore")
+
+    assert serious(app.page) == []

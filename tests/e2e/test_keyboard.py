@@ -112,3 +112,27 @@ def test_switch_list(app, shared_server):
     page.wait_for_url(re.compile(first))
     app.wait_ready()
     app.expect_items(["in the first list"])
+
+
+def test_history_restore_and_close(app):
+    page = app.page
+    add_by_keyboard(app, "milk", "eggs")
+    tab_to(page, app.item("eggs").locator("button.destroy"))
+    page.keyboard.press("Enter")
+    app.expect_items(["milk"])
+
+    tab_to(page, page.locator(".history-toggle"), backwards=True)
+    page.keyboard.press("Enter")
+    panel = page.locator(".history-panel")
+    expect(panel.locator(".history-heading")).to_be_focused()
+    tab_to(page, panel.locator(".history-choose").first)
+    page.keyboard.press("Enter")
+    expect(panel.locator(".history-version-heading")).to_be_focused()
+    expect(panel.locator(".history-version-heading")).to_contain_text("deleted “eggs”")
+    tab_to(page, panel.get_by_role("button", name="Restore “eggs”"))
+    page.keyboard.press("Enter")
+    app.expect_items(["milk", "eggs"])
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(page.locator(".history-toggle")).to_be_focused()

@@ -51,6 +51,30 @@ describe('adding items', () => {
 	});
 });
 
+describe('inserting items', () => {
+	test('puts the trimmed text and done state at the index, kept within the list', () => {
+		let doc = todos.addItem(todos.addItem(todos.create(), 'a'), 'c');
+		doc = todos.insertItem(doc, 1, { text: ' b ', done: true });
+		doc = todos.insertItem(doc, 99, { text: 'end' });
+		doc = todos.insertItem(doc, -5, { text: 'start' });
+		assert.deepEqual(
+			todos.items(doc).map(({ text, done }) => [text, done]),
+			[
+				['start', false],
+				['a', false],
+				['b', true],
+				['c', false],
+				['end', false],
+			]
+		);
+	});
+
+	test('adds nothing for blank text', () => {
+		const doc = todos.create();
+		assert.equal(todos.insertItem(doc, 0, { text: '  ' }), doc);
+	});
+});
+
 describe('marking items done', () => {
 	test('setDone marks one item and counts follow', () => {
 		let doc = todos.addItem(todos.addItem(todos.create(), 'a'), 'b');

@@ -35,6 +35,22 @@ export async function startDevice(server, docId, { storage = new MemoryStorage()
 	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
 }
 
+/** An in-memory stand-in for `localStorage` (getItem, setItem, removeItem). */
+export class FakeLocalStorage {
+	constructor() {
+		this.values = new Map();
+	}
+	getItem(key) {
+		return this.values.has(key) ? this.values.get(key) : null;
+	}
+	setItem(key, value) {
+		this.values.set(key, String(value));
+	}
+	removeItem(key) {
+		this.values.delete(key);
+	}
+}
+
 /** Resolve when `condition()` is true; reject after `timeout` ms. */
 export async function waitFor(condition, timeout = 2000, what = 'condition') {
 	const deadline = Date.now() + timeout;

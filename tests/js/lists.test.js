@@ -6,21 +6,7 @@ import { filterItems, routeFromHash } from '../../static/todos/controller.js';
 import { documentIdToBinary, isValidDocumentId } from 'automerge-repo-v2';
 import { RecentLists, docIdFromPath, listPath, newListId } from '../../static/todos/lists.js';
 import { changedText, escapeForHTML, itemCounter, itemHTML, listLinksHTML } from '../../static/todos/template.js';
-
-class FakeLocalStorage {
-	constructor() {
-		this.values = new Map();
-	}
-	getItem(key) {
-		return this.values.has(key) ? this.values.get(key) : null;
-	}
-	setItem(key, value) {
-		this.values.set(key, String(value));
-	}
-	removeItem(key) {
-		this.values.delete(key);
-	}
-}
+import { FakeLocalStorage } from './helpers.js';
 
 const NOT_EDITED = { edited: false, title: '', firstItem: '', changedAt: null };
 const edited = (title, firstItem = '', changedAt = 1000) => ({ edited: true, title, firstItem, changedAt });
