@@ -44,7 +44,7 @@ async function main() {
 	const pathOf = (id) => listPath(root, id);
 	const showLists = (lists) => view.showLists(lists, docId, pathOf);
 	const markUsed = () => showLists(recent.used(docId));
-	const undo = new UndoHistory({ store, revert: undoOperations(Automerge).revert });
+	const undo = new UndoHistory({ store, operations: undoOperations(Automerge) });
 	const controller = new Controller({
 		store,
 		view,

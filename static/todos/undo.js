@@ -1,21 +1,24 @@
 /**
  * Undo and redo of this tab's own edits, as new changes that keep everyone else's.
  *
- * An own edit is remembered by the document's heads just before and just after
- * it (`{before, after}`): the difference between the list as it was at
- * `before` and as it is at `after` is exactly that edit, whatever arrived
- * from elsewhere since. Undoing it compares those two versions item by item
- * (items are named by their Automerge object id) and makes a new change
- * against the current document that puts back only what the edit altered:
+ * When this tab makes an edit, the list just before it and just after it are
+ * compared item by item (items are named by their Automerge object id), and
+ * what the edit altered is recorded: the items it added, the items it deleted
+ * (with their text, done and place), the done it flipped, and, for text it
+ * replaced (an item's or the title), the old text and Automerge cursors at
+ * the ends of the replaced part. Both versions are at hand then, so nothing
+ * is read from history later. Undoing makes a new change against the current
+ * document that puts back only what the edit altered:
  *
  * - an item it added is deleted; an item it deleted is made again, with the
- *   text and done it had, after the item that preceded it;
+ *   text and done it had, after the nearest item that preceded it;
  * - a done it flipped is flipped back, unless someone has changed it since;
- * - text it replaced (an item's or the title) is spliced back at positions
- *   found with Automerge cursors, so others' typing elsewhere in it stays.
+ * - replaced text is spliced back between the cursors' current positions, so
+ *   what others typed elsewhere in the text since stays.
  *
- * Redo is the undo of an undo. An item made again gets a new object id; the
- * old id is redirected to the new one, so older entries still find it.
+ * Redo is the undo of an undo (recorded the same way). An item made again gets
+ * a new object id; the old id is redirected to the new one, so older entries
+ * still find it.
  *
  * `undoOperations(Automerge)` holds the document logic (pure, like doc.js);
  * `UndoHistory` holds one tab's stacks and applies the reverts through the
@@ -26,155 +29,200 @@
 export const UNDO_LIMIT = 100;
 
 /**
- * Bind the revert logic to an Automerge namespace.
+ * Bind the record and revert logic to an Automerge namespace.
  *
  * @param {object} Automerge The `@automerge/automerge` namespace (wasm ready).
  */
 export function undoOperations(Automerge) {
 	const A = Automerge;
 
+	/** The list's title and items (`{id, index, text, done}`), to give `record` as "before". */
+	function snapshot(doc) {
+		const list = Array.isArray(doc.items) ? doc.items : [];
+		const items = [];
+		list.forEach((item, index) => {
+			if (isItem(item)) {
+				items.push({ id: A.getObjectId(item), index, text: textOf(item.text), done: item.done === true });
+			}
+		});
+		return { title: textOf(doc.title), items };
+	}
+
 	/**
-	 * Revert the edit that took the document from heads `before` to `after`.
+	 * What an edit altered: `was` is the snapshot just before it, `doc` the
+	 * document just after it. Returns `{title, added, altered, removed, order}`.
+	 */
+	function record(was, doc) {
+		const now = snapshot(doc);
+		const wasById = new Map(was.items.map((item) => [item.id, item]));
+		const nowIds = new Set(now.items.map((item) => item.id));
+		const added = [];
+		const altered = [];
+		for (const item of now.items) {
+			const old = wasById.get(item.id);
+			if (!old) {
+				added.push(item.id);
+			} else if (old.text !== item.text || old.done !== item.done) {
+				const text = textEdit(doc, ['items', item.index, 'text'], old.text);
+				altered.push({ id: item.id, done: old.done !== item.done ? [old.done, item.done] : null, text });
+			}
+		}
+		const removed = [];
+		was.items.forEach(({ id, text, done }, position) => {
+			if (!nowIds.has(id)) {
+				removed.push({ id, text, done, position });
+			}
+		});
+		return {
+			title: textEdit(doc, ['title'], was.title),
+			added,
+			altered,
+			removed,
+			order: removed.length ? was.items.map((item) => item.id) : [],
+		};
+	}
+
+	// How the text at `path` in `doc` differs from `wanted`, and where: the part
+	// between the common prefix and suffix, marked by cursors. Null if the same.
+	function textEdit(doc, path, wanted) {
+		const edited = textOf(valueAt(doc, path));
+		if (edited === wanted) {
+			return null;
+		}
+		if (!isText(doc, path)) {
+			return { wanted, plain: true };
+		}
+		const prefix = commonPrefix(edited, wanted);
+		const suffix = commonSuffix(edited.slice(prefix), wanted.slice(prefix));
+		const cursorAt = (index) => (index < edited.length ? A.getCursor(doc, path, index) : null);
+		return {
+			wanted,
+			edited,
+			prefix,
+			suffix,
+			insert: wanted.slice(prefix, wanted.length - suffix),
+			textId: A.getObjectId(parentOf(doc, path), path[path.length - 1]),
+			start: cursorAt(prefix),
+			end: cursorAt(edited.length - suffix),
+			last: edited.length > 0 ? A.getCursor(doc, path, edited.length - 1) : null,
+		};
+	}
+
+	/**
+	 * Revert a recorded edit as a new change to `doc`.
 	 *
 	 * `redirects` maps ids of items that were deleted and made again to their
 	 * new ids. Returns `{doc, redirects}`: the new document (the same one if
 	 * there was nothing left to revert) and the redirects including the items
 	 * this revert made again.
 	 */
-	function revert(doc, { before, after }, redirects = new Map()) {
-		const was = A.view(doc, before);
-		const now = A.view(doc, after);
+	function revert(doc, edit, redirects = new Map()) {
 		const moved = new Map(redirects);
+		// The current list's item ids by index, kept in step with every splice
+		// below: looking items up here is far cheaper than through the proxy.
+		const ids = (Array.isArray(doc.items) ? doc.items : []).map((item) => (isItem(item) ? A.getObjectId(item) : null));
 		const next = A.change(doc, (d) => {
-			restoreText(d, textOf(was.title), now, ['title'], ['title']);
-			const wasItems = itemsOf(was);
-			const nowItems = itemsOf(now);
-			const wasById = new Map(wasItems.map((item) => [item.id, item]));
-			const nowIds = new Set(nowItems.map((item) => item.id));
-			for (const item of nowItems) {
-				const old = wasById.get(item.id);
-				if (!old) {
-					removeItem(d, resolve(moved, item.id));
-				} else {
-					restoreItem(d, old, item, now, resolve(moved, item.id));
+			if (edit.title) {
+				restoreText(d, ['title'], edit.title);
+			}
+			for (const id of edit.added) {
+				const index = ids.indexOf(resolve(moved, id));
+				if (index >= 0) {
+					d.items.splice(index, 1);
+					ids.splice(index, 1);
 				}
 			}
-			wasItems.forEach((item, index) => {
-				if (!nowIds.has(item.id)) {
-					moved.set(item.id, remakeItem(d, item, wasItems.slice(0, index), moved));
-				}
-			});
+			for (const item of edit.altered) {
+				const index = ids.indexOf(resolve(moved, item.id));
+				if (index >= 0) {
+					restoreItem(d, index, item);
+				} // else deleted by someone since: nothing to put back
+			}
+			for (const item of edit.removed) {
+				moved.set(item.id, remakeItem(d, ids, item, edit.order, moved));
+			}
 		});
 		return { doc: next, redirects: moved };
 	}
 
-	// Put back the done and the text `old` had, where the edit made them `item`'s.
-	function restoreItem(d, old, item, now, id) {
-		const index = indexOf(d, id);
-		if (index < 0) {
-			return; // deleted by someone since: nothing to put back
+	// Put back the done and the text the edit changed.
+	function restoreItem(d, index, { done, text }) {
+		if (done && d.items[index].done === done[1]) {
+			d.items[index].done = done[0];
 		}
-		if (old.done !== item.done && d.items[index].done === item.done) {
-			d.items[index].done = old.done;
-		}
-		if (old.text !== item.text) {
-			restoreText(d, old.text, now, ['items', item.index, 'text'], ['items', index, 'text']);
+		if (text) {
+			restoreText(d, ['items', index, 'text'], text);
 		}
 	}
 
-	/**
-	 * Make the text at `path` read `wanted` where the edit changed it.
-	 *
-	 * The edit turned `wanted` into the text at `nowPath` in `now`; the part
-	 * that differs (between the common prefix and suffix) is located in the
-	 * current text with cursors, so text typed elsewhere since stays.
-	 */
-	function restoreText(d, wanted, now, nowPath, path) {
-		const edited = textOf(valueAt(now, nowPath));
+	// Make the text at `path` read what it did before the edit, where the edit changed it.
+	function restoreText(d, path, edit) {
 		const parent = parentOf(d, path);
 		const key = path[path.length - 1];
-		if (edited === wanted || parent == null || typeof parent[key] !== 'string') {
-			return; // unchanged by the edit, or gone since
+		if (parent == null || typeof parent[key] !== 'string') {
+			return; // gone since
 		}
-		if (A.getObjectId(parent, key) === null || A.getObjectId(parentOf(now, nowPath), key) === null) {
-			parent[key] = wanted; // a plain string, not collaborative text: set outright
-			return;
+		const textId = A.getObjectId(parent, key);
+		if (edit.plain || textId === null) {
+			parent[key] = edit.wanted; // a plain string, not collaborative text: set outright
+		} else if (textId !== edit.textId) {
+			restoreByOffsets(d, path, edit);
+		} else {
+			const start = edit.start ? A.getCursorPosition(d, path, edit.start) : afterLast(d, path, edit.last);
+			const end = edit.end ? A.getCursorPosition(d, path, edit.end) : afterLast(d, path, edit.last);
+			A.splice(d, path, start, Math.max(0, end - start), edit.insert);
 		}
-		const prefix = commonPrefix(edited, wanted);
-		const suffix = commonSuffix(edited.slice(prefix), wanted.slice(prefix));
-		const insert = wanted.slice(prefix, wanted.length - suffix);
-		if (A.getObjectId(parent, key) !== A.getObjectId(parentOf(now, nowPath), key)) {
-			// Made again since (a new text object), so the edit's cursors do not
-			// apply: count from the ends of the text, or replace it if they moved.
-			const current = parent[key];
-			const fits = current.startsWith(edited.slice(0, prefix)) && current.endsWith(edited.slice(edited.length - suffix));
-			if (!fits || current.length < prefix + suffix) {
-				A.updateText(d, path, wanted);
-			} else {
-				A.splice(d, path, prefix, current.length - suffix - prefix, insert);
-			}
-			return;
-		}
-		const start = positionBefore(d, now, nowPath, path, prefix, edited.length);
-		const end = positionBefore(d, now, nowPath, path, edited.length - suffix, edited.length);
-		A.splice(d, path, start, Math.max(0, end - start), insert);
 	}
 
-	// Where, in the current text, the character at `index` of the edited text is
-	// (or would be, were it deleted). The end of the edited text is just after
-	// its last character, so that text others appended since is not included.
-	function positionBefore(d, now, nowPath, path, index, length) {
-		if (index < length) {
-			return A.getCursorPosition(d, path, A.getCursor(now, nowPath, index));
-		}
-		if (length === 0) {
+	// Just after the edited text's last character (`cursor`), deleted or not, so
+	// that text others appended since is left out.
+	function afterLast(d, path, cursor) {
+		if (!cursor) {
 			return 0;
 		}
-		const cursor = A.getCursor(now, nowPath, length - 1);
 		const position = A.getCursorPosition(d, path, cursor);
-		const present = position < textOf(valueAt(d, path)).length && A.getCursor(d, path, position) === cursor;
+		const present = position < valueAt(d, path).length && A.getCursor(d, path, position) === cursor;
 		return present ? position + 1 : position;
 	}
 
-	function removeItem(d, id) {
-		const index = indexOf(d, id);
-		if (index >= 0) {
-			d.items.splice(index, 1);
+	// The item was made again since (a new text object), so the edit's cursors
+	// do not apply: count from the ends of the text, or replace it if they moved.
+	function restoreByOffsets(d, path, { edited, prefix, suffix, insert, wanted }) {
+		const current = valueAt(d, path);
+		const fits = current.length >= prefix + suffix && current.startsWith(edited.slice(0, prefix)) && current.endsWith(edited.slice(edited.length - suffix));
+		if (fits) {
+			A.splice(d, path, prefix, current.length - suffix - prefix, insert);
+		} else {
+			A.updateText(d, path, wanted);
 		}
 	}
 
-	// Insert a copy of `item` after the nearest of its predecessors still there;
-	// returns the new item's id.
-	function remakeItem(d, item, predecessors, moved) {
+	// Insert a copy of a deleted item after the nearest item before it (in
+	// `order`, the list as it was) there still; returns the new item's id.
+	function remakeItem(d, ids, { text, done, position }, order, moved) {
 		if (!Array.isArray(d.items)) {
 			d.items = [];
 		}
 		let index = 0;
-		for (const previous of [...predecessors].reverse()) {
-			const found = indexOf(d, resolve(moved, previous.id));
+		for (let previous = position - 1; previous >= 0; previous -= 1) {
+			const found = ids.indexOf(resolve(moved, order[previous]));
 			if (found >= 0) {
 				index = found + 1;
 				break;
 			}
 		}
-		d.items.splice(index, 0, { text: item.text, done: item.done });
-		return A.getObjectId(d.items[index]);
+		d.items.splice(index, 0, { text, done });
+		const id = A.getObjectId(d.items[index]);
+		ids.splice(index, 0, id);
+		return id;
 	}
 
-	function itemsOf(doc) {
-		const list = Array.isArray(doc.items) ? doc.items : [];
-		return list
-			.map((item, index) => ({ item, index }))
-			.filter(({ item }) => item !== null && typeof item === 'object')
-			.map(({ item, index }) => ({ id: A.getObjectId(item), index, text: textOf(item.text), done: item.done === true }));
+	function isText(doc, path) {
+		const parent = parentOf(doc, path);
+		return parent != null && A.getObjectId(parent, path[path.length - 1]) !== null;
 	}
 
-	function indexOf(d, id) {
-		const list = Array.isArray(d.items) ? d.items : [];
-		return list.findIndex((item) => item !== null && typeof item === 'object' && A.getObjectId(item) === id);
-	}
-
-	return { revert };
+	return { snapshot, record, revert };
 }
 
 /** Follow `redirects` from an item's first id to its current one. */
@@ -185,6 +233,10 @@ function resolve(redirects, id) {
 		id = redirects.get(id);
 	}
 	return id;
+}
+
+function isItem(value) {
+	return value !== null && typeof value === 'object';
 }
 
 function textOf(value) {
@@ -236,12 +288,12 @@ export class UndoHistory {
 	/**
 	 * @param {object} options
 	 * @param {Store} options.store The document's store.
-	 * @param {function} options.revert `undoOperations(Automerge).revert`.
+	 * @param {object} options.operations `undoOperations(Automerge)`.
 	 * @param {number} [options.limit] See UNDO_LIMIT.
 	 */
-	constructor({ store, revert, limit = UNDO_LIMIT }) {
+	constructor({ store, operations, limit = UNDO_LIMIT }) {
 		this.store = store;
-		this.revert = revert;
+		this.operations = operations;
 		this.limit = limit;
 		this.undoStack = [];
 		this.redoStack = [];
@@ -288,7 +340,7 @@ export class UndoHistory {
 		while (!entry && from.length > 0) {
 			const edit = from.pop();
 			entry = this._apply((doc) => {
-				const { doc: next, redirects } = this.revert(doc, edit, this.redirects);
+				const { doc: next, redirects } = this.operations.revert(doc, edit, this.redirects);
 				this.redirects = redirects;
 				return next;
 			});
@@ -300,12 +352,16 @@ export class UndoHistory {
 		return Boolean(entry);
 	}
 
+	// Make a change through the store and record what it altered, from the
+	// document it was made on and the one it made.
 	_apply(mutate) {
-		const before = this.store.heads();
-		if (!this.store.change(mutate)) {
-			return null;
-		}
-		return { before, after: this.store.heads() };
+		const was = this.operations.snapshot(this.store.doc);
+		let made = null;
+		const changed = this.store.change((doc) => {
+			made = mutate(doc);
+			return made;
+		});
+		return changed ? this.operations.record(was, made) : null;
 	}
 
 	_push(stack, entry) {

@@ -7,14 +7,14 @@ import { Store } from '../../static/todos/store.js';
 import { UndoHistory, undoOperations, undoShortcut } from '../../static/todos/undo.js';
 import { Automerge, todos } from './helpers.js';
 
-const { revert } = undoOperations(Automerge);
+const operations = undoOperations(Automerge);
 const texts = (doc) => todos.items(doc).map((item) => item.text);
 const idOf = (doc, text) => todos.items(doc).find((item) => item.text === text).id;
 
 /** A tab: a store on its own memory storage, and its undo history. */
 async function openTab(docId = 'list') {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage: new MemoryStorage() }).open();
-	return { store, undo: new UndoHistory({ store, revert }) };
+	return { store, undo: new UndoHistory({ store, operations }) };
 }
 
 /** Give `to` everything `from` has (a sync, without the network). */
@@ -229,7 +229,7 @@ describe('an item deleted and made again', () => {
 describe('the stacks', () => {
 	test('keep at most the limit of entries', async () => {
 		const { store } = await openTab();
-		const undo = new UndoHistory({ store, revert, limit: 2 });
+		const undo = new UndoHistory({ store, operations, limit: 2 });
 		for (const text of ['a', 'b', 'c']) {
 			undo.change((doc) => todos.addItem(doc, text));
 		}
