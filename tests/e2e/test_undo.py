@@ -127,3 +127,22 @@ def test_undoing_a_text_edit_keeps_text_another_device_typed_in_it(
     expect(alice.page.locator(".undo-note")).to_have_text(
         "Undone", timeout=SYNC_TIMEOUT_MS
     )
+
+
+def test_an_undo_made_offline_reaches_the_other_device_when_back_online(
+    new_app, shared_server
+):
+    alice = new_app().start_new_list(shared_server.url)
+    alice.add("milk", "eggs")
+    bob = new_app().open(alice.url)
+    bob.expect_synced_items(["milk", "eggs"])
+
+    alice.page.context.set_offline(True)
+    alice.expect_status("offline")
+    buttons(alice)[0].click()
+    alice.expect_items(["milk"])
+    bob.expect_items(["milk", "eggs"])  # nothing has left Alice's device yet
+
+    alice.page.context.set_offline(False)
+    alice.expect_saved()
+    bob.expect_synced_items(["milk"])
