@@ -16,6 +16,7 @@ import { enableOffline } from './offline.js';
 import { IndexedDBStorage, MemoryStorage } from './persistence.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
+import { UndoHistory, undoOperations } from './undo.js';
 import { View } from './view.js';
 
 const $app = document.querySelector('.todoapp');
@@ -45,10 +46,12 @@ async function main() {
 	const pathOf = (id) => listPath(root, id);
 	const showLists = (lists) => view.showLists(lists, docId, pathOf);
 	const markUsed = () => showLists(recent.used(docId));
+	const undo = new UndoHistory({ store, operations: undoOperations(Automerge) });
 	const controller = new Controller({
 		store,
 		view,
 		todos,
+		undo,
 		onSummary: (summary) => showLists(recent.update(docId, summary)),
 		onChange: markUsed, // the list edited last is the one '/' opens
 	});

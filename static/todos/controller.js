@@ -24,11 +24,13 @@ export class Controller {
 	 * @param {Store} options.store The document's store.
 	 * @param {View} options.view The view.
 	 * @param {object} options.todos The document operations (doc.js).
+	 * @param {UndoHistory} options.undo This tab's undo history (undo.js): own edits go through it.
 	 * @param {function(object)} [options.onSummary] Told the list's summary (doc.js) after each render.
 	 * @param {function()} [options.onChange] Told after each change made here (not those from elsewhere).
 	 */
-	constructor({ store, view, todos, onSummary = () => {}, onChange = () => {} }) {
+	constructor({ store, view, todos, undo, onSummary = () => {}, onChange = () => {} }) {
 		this.store = store;
+		this.undo = undo;
 		this.view = view;
 		this.todos = todos;
 		this.onSummary = onSummary;
@@ -63,6 +65,21 @@ export class Controller {
 			revert: () => todos.title(store.doc),
 		});
 		store.subscribe(() => this.render());
+		this.bindUndo();
+	}
+
+	/** Undo and redo from the view; the view's buttons follow the stacks. */
+	bindUndo() {
+		const { undo, view } = this;
+		const notify = (changed) => {
+			if (changed) {
+				this.onChange();
+			}
+			return changed;
+		};
+		view.bindUndo({ undo: () => notify(undo.undo()), redo: () => notify(undo.redo()) });
+		undo.subscribe((state) => view.showUndoState(state));
+		view.showUndoState(undo.state());
 	}
 
 	/** Show the route named by `hash` ('#/', '#/active', '#/completed'). */
@@ -93,7 +110,7 @@ export class Controller {
 	}
 
 	change(mutate) {
-		const changed = this.store.change(mutate);
+		const changed = this.undo.change(mutate);
 		if (changed) {
 			this.onChange();
 		}

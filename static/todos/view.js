@@ -7,11 +7,14 @@
  */
 
 import { itemCounter, itemHTML, listLinksHTML } from './template.js';
+import { undoShortcut } from './undo.js';
 
 const ENTER_KEY = 'Enter';
 const ESCAPE_KEY = 'Escape';
 const EDIT_KEY = 'F2';
 const COPIED_NOTE_MS = 4000;
+const UNDO_NOTE = { undo: ['Undone', 'Nothing left to undo'], redo: ['Redone', 'Nothing left to redo'] };
+const OWN_UNDO_SKIPS = new Set(['checkbox', 'radio', 'button', 'submit', 'reset']);
 
 const STATUS_TEXT = {
 	connecting: 'Connecting…',
@@ -65,6 +68,9 @@ export class View {
 		this.$newList = qs('.new-list', root);
 		this.$listsMenu = qs('.lists-menu details', root);
 		this.$howItWorks = qs('.how-it-works-link', root);
+		this.$undo = qs('.undo', root);
+		this.$redo = qs('.redo', root);
+		this.$undoNote = qs('.undo-note', root);
 		this.editing = null;
 		this.handlers = {};
 		this.closeMenuOnLeave();
@@ -401,6 +407,59 @@ export class View {
 				this.$newList.focus();
 			}
 		});
+	}
+
+	/**
+	 * `undo()` and `redo()` (each true if it changed the list) from the buttons
+	 * and from Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z and Ctrl+Y outside a text field's
+	 * own undo (see keepsOwnUndo).
+	 */
+	bindUndo({ undo, redo }) {
+		const actions = { undo, redo };
+		const run = (action) => {
+			this.$undoNote.textContent = UNDO_NOTE[action][actions[action]() ? 0 : 1];
+		};
+		for (const [action, $button] of [
+			['undo', this.$undo],
+			['redo', this.$redo],
+		]) {
+			$button.addEventListener('click', () => {
+				run(action);
+				if ($button.disabled) {
+					// A disabled button drops the focus; keep it near.
+					(action === 'undo' && !this.$redo.disabled ? this.$redo : this.$newTodo).focus();
+				}
+			});
+		}
+		document.addEventListener('keydown', (event) => {
+			const action = undoShortcut(event);
+			if (action && !event.isComposing && !this.keepsOwnUndo(event.target)) {
+				event.preventDefault();
+				run(action);
+			}
+		});
+	}
+
+	/** Enable the undo and redo buttons that have something to do. */
+	showUndoState({ canUndo, canRedo }) {
+		this.$undo.disabled = !canUndo;
+		this.$redo.disabled = !canRedo;
+	}
+
+	/**
+	 * Whether Ctrl+Z in `$target` is the field's own undo of its typing, as in
+	 * any text box: true in a text field, except the new-todo field once empty
+	 * (Enter has just added its text, so Ctrl+Z means "take that back").
+	 */
+	keepsOwnUndo($target) {
+		if ($target && $target.isContentEditable) {
+			return true;
+		}
+		const isField = $target instanceof HTMLInputElement || $target instanceof HTMLTextAreaElement;
+		if (!isField || $target.readOnly || OWN_UNDO_SKIPS.has($target.type)) {
+			return false;
+		}
+		return !($target === this.$newTodo && $target.value === '');
 	}
 
 	call(name, ...args) {

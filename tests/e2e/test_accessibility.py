@@ -58,6 +58,13 @@ def test_an_item_being_edited(app):
     assert serious(app.page) == []
 
 
+def test_undo_and_redo_both_available(app):
+    app.add("milk", "eggs")
+    app.page.get_by_role("button", name="Undo", exact=True).click()
+
+    assert serious(app.page) == []
+
+
 def test_the_lists_menu_open(app):
     app.add("milk")
     app.page.click(".lists-menu summary")

@@ -136,3 +136,20 @@ def test_history_restore_and_close(app):
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(page.locator(".history-toggle")).to_be_focused()
+
+
+def test_undo_and_redo_buttons(app):
+    page = app.page
+    add_by_keyboard(app, "milk", "eggs")
+    app.expect_items(["milk", "eggs"])
+
+    undo = page.get_by_role("button", name="Undo", exact=True)
+    tab_to(page, undo, backwards=True)
+    page.keyboard.press("Enter")
+    app.expect_items(["milk"])
+    page.keyboard.press("Enter")
+    app.expect_items([])
+    # Nothing left to undo: the disabled button hands the focus to Redo.
+    expect(page.get_by_role("button", name="Redo", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    app.expect_items(["milk"])
