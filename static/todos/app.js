@@ -11,7 +11,7 @@ import { Controller } from './controller.js';
 import { todoDocument } from './doc.js';
 import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
 import { enableOffline } from './offline.js';
-import { IndexedDBStorage, MemoryStorage } from './persistence.js';
+import { openStorage } from './persistence.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
 import { View } from './view.js';
@@ -23,16 +23,6 @@ const view = new View();
 const recent = new RecentLists();
 recent.opened(docId);
 view.linkHowItWorks(docId);
-
-/** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
-async function openStorage() {
-	try {
-		return await IndexedDBStorage.open();
-	} catch (error) {
-		console.warn('Keeping this list in memory only:', error);
-		return new MemoryStorage();
-	}
-}
 
 async function main() {
 	await Automerge.initializeWasm(fetch(wasmUrl));
