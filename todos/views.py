@@ -137,6 +137,11 @@ def read(request, doc_id):
         return error_response(exc.status, exc.message)
     if stored is None:
         return error_response(404, f"No document {doc_id!r} is stored yet.")
+    return stored_response(request, stored)
+
+
+def stored_response(request, stored):
+    """The stored document's bytes with its ETag; 304 if the client has them."""
     etag = f'"{stored.etag}"'
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
