@@ -16,5 +16,9 @@ websocket_urlpatterns = [
         rf"^ws/docs/(?P<doc_id>{DOC_ID_PATTERN})/?$",
         consumers.DocumentConsumer.as_asgi(),
     ),
+    re_path(
+        rf"^ws/shared/(?P<token>{DOC_ID_PATTERN})/?$",
+        consumers.SharedDocumentConsumer.as_asgi(),
+    ),
     re_path(r"", WebsocketDenier.as_asgi()),
 ]
