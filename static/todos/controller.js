@@ -26,8 +26,9 @@ export class Controller {
 	 * @param {object} options.todos The document operations (doc.js).
 	 * @param {function(object)} [options.onSummary] Told the list's summary (doc.js) after each render.
 	 * @param {function()} [options.onChange] Told after each change made here (not those from elsewhere).
+	 * @param {boolean} [options.readOnly] Only render (a view-only link): bind no edits.
 	 */
-	constructor({ store, view, todos, onSummary = () => {}, onChange = () => {} }) {
+	constructor({ store, view, todos, onSummary = () => {}, onChange = () => {}, readOnly = false }) {
 		this.store = store;
 		this.view = view;
 		this.todos = todos;
@@ -36,6 +37,10 @@ export class Controller {
 		this.route = '';
 		this.editBase = new Map();
 		this.titleBase = null;
+		store.subscribe(() => this.render());
+		if (readOnly) {
+			return;
+		}
 
 		view.bindAddItem((text) => this.change((doc) => todos.addItem(doc, text)));
 		view.bindToggleItem((id, done) => this.change((doc) => todos.setDone(doc, id, done)));
@@ -62,7 +67,6 @@ export class Controller {
 			end: () => this.render(), // show edits from elsewhere held back while focused
 			revert: () => todos.title(store.doc),
 		});
-		store.subscribe(() => this.render());
 	}
 
 	/** Show the route named by `hash` ('#/', '#/active', '#/completed'). */
