@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from tests import automerge_node, live
+from tests import automerge_node
 from tests.helpers.http import request, request_json
 from tests.helpers.websocket import RawWebSocket
 
@@ -29,15 +29,10 @@ def case(tmp_path_factory):
     return automerge_node.make_scenario(tmp_path_factory.mktemp("scenario"))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One Daphne process for the module; every test uses lists of its own."""
-    directory = tmp_path_factory.mktemp("capabilities-server")
-    env = live.server_env(sqlite_path=directory / "db.sqlite3")
-    live.migrate(env)
-    server = live.LiveServer(env, log_path=directory / "daphne.log").start()
-    yield server
-    server.stop()
+@pytest.fixture
+def server(daphne_server):
+    """A Daphne process of this test's own, on SQLite (tests/conftest.py)."""
+    return daphne_server
 
 
 @pytest.fixture

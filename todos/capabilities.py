@@ -47,23 +47,8 @@ __all__ = [
 logger = logging.getLogger("todos.capabilities")
 
 TOKEN_BYTES = 18  # 144 random bits, 24 URL-safe characters, like edit ids
-# The Document fields that describe the stored bytes, carried over on rotation.
-MOVED_FIELDS = [
-    "size",
-    "chunk_count",
-    "change_count",
-    "clock",
-    "heads",
-    "etag",
-    "next_position",
-    "title",
-    "item_count",
-    "done_count",
-    "last_change_at",
-    "summary_etag",
-    "view_token",
-    "view_link_off_since",
-]
+# What a rotation leaves behind: the id itself, and the row's own timestamps.
+NOT_MOVED = {"doc_id", "created_at", "updated_at"}
 
 
 def links_group(doc_id):
@@ -164,7 +149,11 @@ def rotate_edit_id(doc_id):
     with storage.database_available(), transaction.atomic():
         document = storage.lock_document(doc_id)
         new_id = new_token()
-        moved = {field: getattr(document, field) for field in MOVED_FIELDS}
+        moved = {
+            field.name: getattr(document, field.name)
+            for field in Document._meta.concrete_fields
+            if field.name not in NOT_MOVED
+        }
         Document.objects.filter(doc_id=doc_id).update(view_token=None)
         Document.objects.create(doc_id=new_id, **moved)
         Chunk.objects.filter(document_id=doc_id).update(document_id=new_id)
