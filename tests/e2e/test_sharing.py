@@ -164,3 +164,30 @@ def test_replacing_the_edit_link_moves_an_open_editor_with_an_unsynced_edit(
     assert gone.status == 410
     assert new_id not in gone.text()
     assert alice.errors == [] and bob.errors == []
+
+
+def test_a_view_only_list_opens_offline_from_its_own_copy(
+    new_app, new_context, shared_server
+):
+    editor = new_app().start_new_list(shared_server.url)
+    editor.add("needed offline")
+    editor.expect_saved()
+    view_url = open_share(editor)
+    context = new_context()
+    viewer = TodoApp(context.new_page()).open(view_url)
+    viewer.expect_synced_items(["needed offline"])
+    viewer.expect_offline_ready()
+    # The edit page's shell, stored by another list in this browser, must not
+    # stand in for the view-only page: open an edit list here first.
+    TodoApp(context.new_page()).start_new_list(shared_server.url).expect_offline_ready()
+
+    context.set_offline(True)
+    try:
+        viewer.open(view_url)
+        viewer.expect_items(["needed offline"])
+        expect(viewer.page.locator(EDIT_CONTROLS)).to_have_count(0)
+        expect(viewer.status).to_have_attribute("data-state", "offline")
+    finally:
+        context.set_offline(False)
+    viewer.expect_status("saved")
+    assert viewer.errors == []
