@@ -12,6 +12,7 @@ view-only link included, carries on under the new id with nothing lost.
 import json
 import secrets
 import struct
+import threading
 
 import pytest
 
@@ -179,3 +180,62 @@ def test_after_rotation_the_old_id_is_410_and_nothing_is_lost(server, case, shar
     assert sorted(item["text"] for item in doc["items"]) == ["eggs", "milk"]
     assert request(server, "GET", f"/shared/{token}")[2] == stored(server, new_id)
     viewer.close()
+
+
+WRITERS = 12
+MAKE_WRITES = """
+import * as Automerge from '@automerge/automerge'
+const b64 = bytes => Buffer.from(bytes).toString('base64')
+const base = Automerge.from({ title: 'Race', items: [] }, { actor: 'aa'.repeat(16) })
+const out = { base: b64(Automerge.save(base)) }
+for (let i = 0; i < %d; i++) {
+  const actor = (i + 16).toString(16).padStart(2, '0').repeat(16)
+  const mine = Automerge.change(Automerge.clone(base, { actor }), d => {
+    d.items.push({ text: `item ${i}`, done: false })
+  })
+  out[`w${i}`] = b64(Automerge.getLastLocalChange(mine))
+}
+process.stdout.write(JSON.stringify(out))
+"""
+
+
+def test_writes_racing_a_rotation_on_postgres_are_410_or_kept(
+    live_server_factory, postgres_database
+):
+    """Each write to the old id during a rotation is stored (and moved) or 410.
+
+    Writers whose write came back 410 send it again to the new id, as an open
+    editor does after following the move: every item ends up in the list.
+    """
+    made = automerge_node.run_script(MAKE_WRITES % WRITERS)
+    server = live_server_factory(database_url=postgres_database)
+    old_id = secrets.token_urlsafe(18)
+    assert request(server, "PUT", f"/docs/{old_id}", made["base"])[0] == 200
+    new_id, statuses = [], {}
+    start = threading.Barrier(WRITERS + 1)
+
+    def write(i):
+        start.wait()
+        status = request(server, "PUT", f"/docs/{old_id}", made[f"w{i}"])[0]
+        statuses[i] = status
+        if status == 410:
+            rotated.wait()
+            assert request(server, "PUT", f"/docs/{new_id[0]}", made[f"w{i}"])[0] == 200
+
+    rotated = threading.Event()
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    status, moved = request_json(server, "POST", f"/docs/{old_id}/rotate")
+    new_id.append(moved["doc_id"])
+    rotated.set()
+    for thread in threads:
+        thread.join(60)
+
+    assert status == 200
+    assert set(statuses.values()) <= {200, 410}, statuses
+    doc = automerge_node.inspect(stored(server, new_id[0]))["doc"]
+    texts = sorted(item["text"] for item in doc["items"])
+    assert texts == sorted(f"item {i}" for i in range(WRITERS))
+    assert request(server, "GET", f"/docs/{old_id}")[0] == 410
