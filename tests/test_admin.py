@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.display.documents import corrupted, made_documents, store, store_raw
+from todos import capabilities
 from todos.models import Chunk, Document
 
 pytestmark = pytest.mark.django_db
@@ -285,3 +286,16 @@ def test_refresh_action_decodes_the_selected_documents(admin_client, documents):
         "Decoded 2 document(s); 1 could not be decoded (open them to see why)."
     ]
     assert Document.objects.get(pk="groceries").title == "Groceries"
+
+
+def test_detail_page_shows_the_view_link_state(admin_client, documents):
+    store("shared", documents["simple"])
+    never = admin_client.get(change_url("shared")).content.decode()
+    token = capabilities.create_view_link("shared")
+    on = admin_client.get(change_url("shared")).content.decode()
+    capabilities.revoke_view_link("shared")
+    off = admin_client.get(change_url("shared")).content.decode()
+
+    assert "never made" in never
+    assert f'on: <a href="/view/{token}/">' in on
+    assert "turned off on" in off and token not in off

@@ -12,7 +12,6 @@ The first test (no server) checks that each attack does to @automerge/automerge
 what it is meant to do, so a failure below is the server's, not the attack's.
 """
 
-import http.client
 import json
 import threading
 import time
@@ -20,7 +19,7 @@ import time
 import pytest
 
 from tests import automerge_node
-from tests.helpers import attacks
+from tests.helpers import attacks, http
 from tests.test_security import RawWebSocket
 
 DOC = "attacked"
@@ -60,14 +59,8 @@ def server(live_server_factory, made):
 
 def request(server, method, path, body=b""):
     """One HTTP request; return (status, content type, body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        headers = {"Content-Type": "application/octet-stream"} if body else {}
-        connection.request(method, path, body=body or None, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.getheader("Content-Type"), response.read()
-    finally:
-        connection.close()
+    status, headers, data = http.request(server, method, path, body)
+    return status, headers.get("Content-Type"), data
 
 
 def stored_bytes(server, doc_id=DOC):

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.http import Http404, HttpResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 
@@ -204,8 +205,15 @@ class DocumentAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Sharing", {"fields": ("view_link",)}),
     )
-    readonly_fields = ("stored_size", "changes", "change_records", "actor_clock")
+    readonly_fields = (
+        "stored_size",
+        "changes",
+        "change_records",
+        "actor_clock",
+        "view_link",
+    )
     inlines = [ChunkInline]
 
     def has_add_permission(self, request):
@@ -311,6 +319,17 @@ class DocumentAdmin(admin.ModelAdmin):
         if document.summary_etag == document.etag and document.item_count is None:
             return format_html("<strong>{}</strong>", "cannot be decoded")
         return document.title or "\u2014"
+
+    @admin.display(description="view-only link")
+    def view_link(self, document):
+        """Whether the list's view-only link is on (with its page), off, or unmade."""
+        if document.view_token:
+            path = reverse("todos:view", kwargs={"token": document.view_token})
+            return format_html('on: <a href="{}">{}</a>', path, path)
+        if document.view_link_off_since:
+            since = date_format(document.view_link_off_since, "DATETIME_FORMAT")
+            return f"turned off on {since}"
+        return "never made"
 
     @admin.display(description="stored size", ordering="size")
     def stored_size(self, document):

@@ -8,6 +8,15 @@ pushed to the document's other sockets as a binary frame, followed by a text fra
 stored now. A write that only compacts (fewer stored chunks, no new change) pushes
 no bytes, only that text frame, so the other clients know the list was compacted
 and need not compact it again.
+
+When the list moves to a new edit id (``todos.capabilities.rotate_edit_id``),
+its editors' sockets get ``{"type": "moved", "doc_id": new}`` and are closed
+(code 4410); the old id accepts nothing from then on.
+
+``/ws/shared/<token>`` is the same channel for a view-only link: the stored
+document and every push, but each binary frame is answered with a 403 error
+frame and nothing is stored. When the link is turned off, its sockets get
+``{"type": "revoked", "status": 404, "error": ...}`` and are closed (4404).
 """
 
 import json
@@ -18,7 +27,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from todo_site import metrics
 
-from . import ratelimit, storage, writelog
+from . import capabilities, ratelimit, storage, writelog
+from .sharing import NO_VIEW_LINK, VIEW_ONLY
+
+MOVED_CLOSE_CODE = 4410
+REVOKED_CLOSE_CODE = 4404
 
 
 class DocumentConsumer(AsyncWebsocketConsumer):
@@ -26,10 +39,14 @@ class DocumentConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.doc_id = self.scope["url_route"]["kwargs"]["doc_id"]
+        await self.open_document()
+
+    async def open_document(self):
+        """Join the document's groups, accept, and send the stored document."""
         self.group = storage.group_name(self.doc_id)
         self.client = ratelimit.address_of_scope(self.scope)
         # Join before reading, so no write committed after the read is missed.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join_groups()
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted = True
@@ -43,7 +60,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
             # The database is down (503). Say so and close, leaving the group
             # now: had this raised, the consumer would have died without
             # disconnect(), and its channel stayed in the group.
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave_groups()
             await self.send_error(exc.message, status=exc.status)
             await self.close()
             return
@@ -62,7 +79,19 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         if getattr(self, "counted", False):
             metrics.OPEN_SOCKETS.dec()
             self.counted = False
+        if hasattr(self, "group"):
+            await self.leave_groups()
+
+    async def join_groups(self):
+        """Join the groups of the document's pushes and of its links' changes."""
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        links = capabilities.links_group(self.doc_id)
+        await self.channel_layer.group_add(links, self.channel_name)
+
+    async def leave_groups(self):
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        links = capabilities.links_group(self.doc_id)
+        await self.channel_layer.group_discard(links, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is None:
@@ -118,12 +147,65 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         frame = {key: event[key] for key in ("heads", "chunks", "size")}
         await self.send(text_data=json.dumps({"type": "update", **frame}))
 
+    async def doc_moved(self, event):
+        """The list moved to a new edit id: tell this editor, then close."""
+        await self.send(
+            text_data=json.dumps({"type": "moved", "doc_id": event["doc_id"]})
+        )
+        await self.close(code=MOVED_CLOSE_CODE)
+
+    async def view_revoked(self, event):
+        """A view-only link was turned off: nothing to do for an editor."""
+
     async def send_error(self, message, status=400, retry_after=None):
         """Report a refused frame; the connection stays open."""
         frame = {"type": "error", "status": status, "error": message}
         if retry_after is not None:
             frame["retry_after"] = retry_after
         await self.send(text_data=json.dumps(frame))
+
+
+class SharedDocumentConsumer(DocumentConsumer):
+    """One socket open on a list by its view-only token: reads, never writes."""
+
+    async def connect(self):
+        self.token = self.scope["url_route"]["kwargs"]["token"]
+        try:
+            doc_id = await resolve_view_token(self.token)
+        except storage.StorageError as exc:
+            doc_id, message, status = None, exc.message, exc.status
+        else:
+            message, status = NO_VIEW_LINK, 404
+        if doc_id is None:
+            await self.accept()
+            await self.send_error(message, status=status)
+            await self.close(code=REVOKED_CLOSE_CODE)
+            return
+        self.doc_id = doc_id
+        await self.open_document()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Refuse every frame: this socket holds a view-only capability."""
+        await self.send_error(VIEW_ONLY, status=403)
+
+    async def doc_moved(self, event):
+        """The list moved to a new edit id: follow it without telling the viewer."""
+        await self.leave_groups()
+        self.doc_id = event["doc_id"]
+        self.group = storage.group_name(self.doc_id)
+        await self.join_groups()
+
+    async def view_revoked(self, event):
+        """A view-only link was turned off: if it is this one, say so and close."""
+        if event["token"] == self.token:
+            frame = {"type": "revoked", "status": 404, "error": NO_VIEW_LINK}
+            await self.send(text_data=json.dumps(frame))
+            await self.close(code=REVOKED_CLOSE_CODE)
+
+
+@database_sync_to_async
+def resolve_view_token(token):
+    return capabilities.resolve_view_token(token)
 
 
 @database_sync_to_async

@@ -65,9 +65,37 @@ class Document(models.Model):
         help_text="The etag the summary was decoded from; it is stale when this "
         "differs from etag.",
     )
+    # The list's view-only capability (todos/capabilities.py): random, unrelated
+    # to doc_id, at most one at a time; None while the list has none.
+    view_token = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The view-only link's token; empty when the link is turned off.",
+    )
+    view_link_off_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the view-only link was turned off (empty: it is on, or "
+        "was never made).",
+    )
 
     class Meta:
         ordering = ["-updated_at"]
+
+    def __str__(self):
+        return self.doc_id
+
+
+class RetiredDocId(models.Model):
+    """An edit id that was rotated away: it answers 410 and is never reused.
+
+    Nothing links it to the list's new id, so the old link reveals nothing.
+    """
+
+    doc_id = models.CharField(primary_key=True, max_length=64)
+    retired_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.doc_id

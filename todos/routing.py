@@ -19,6 +19,10 @@ websocket_urlpatterns = [
         rf"^ws/docs/(?P<doc_id>{DOC_ID_PATTERN})/?$",
         consumers.DocumentConsumer.as_asgi(),
     ),
+    re_path(
+        rf"^ws/shared/(?P<token>{DOC_ID_PATTERN})/?$",
+        consumers.SharedDocumentConsumer.as_asgi(),
+    ),
     # automerge-repo's clients sync here (``repo_consumer``); the exact path is
     # the one automerge-repo users are told to point their adapter at.
     re_path(r"^automerge-repo/?$", repo_consumer.RepoSyncConsumer.as_asgi()),

@@ -145,11 +145,20 @@ def read(request, doc_id):
     """
     if request.GET.get("format") == "json":
         return document_json(request, doc_id)
+    response = stored_response(request, doc_id)
+    if response is None:
+        return error_response(404, f"No document {doc_id!r} is stored yet.")
+    return response
+
+
+def stored_response(request, doc_id):
+    """The stored document's bytes with its ETag (304 if the client has them), or
+    None if nothing is stored: for /docs/<id> and the view-only link alike."""
     try:
         storage.check_doc_id(doc_id)
         plan = storage.read_plan(doc_id)
         if plan is None:
-            return error_response(404, f"No document {doc_id!r} is stored yet.")
+            return None
         etag = f'"{plan.etag}"'
         not_modified = get_conditional_response(request, etag=etag)
         if not_modified is not None:
@@ -166,7 +175,7 @@ def read(request, doc_id):
             # than the plan's, so both come from it.
             stored = storage.read_document(doc_id)
             if stored is None:
-                return error_response(404, f"No document {doc_id!r} is stored yet.")
+                return None
             response = HttpResponse(stored.data)
             size, etag = len(stored.data), f'"{stored.etag}"'
     except storage.StorageError as exc:

@@ -1,6 +1,7 @@
 /**
  * Wires the app together: Automerge, the store, the view, the controller, the
- * network, the lists menu and the offline shell. No logic of its own lives here.
+ * network, the lists menu, the share control and the offline shell. No logic of
+ * its own lives here.
  */
 
 // Automerge's slim entry, by its static path (todos/ and vendor/ share the static
@@ -13,7 +14,8 @@ import { OwnActors } from './history.js';
 import { HistoryPanel } from './history_panel.js';
 import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
 import { enableOffline } from './offline.js';
-import { IndexedDBStorage, MemoryStorage } from './persistence.js';
+import { openStorage } from './persistence.js';
+import { SharePanel, ShareLinks } from './share.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
 import { UndoHistory, undoOperations } from './undo.js';
@@ -22,20 +24,12 @@ import { View } from './view.js';
 const $app = document.querySelector('.todoapp');
 const { root, wasmUrl, swUrl, staticUrl, aboutUrl } = $app.dataset;
 const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
+const REPLACE_QUESTION =
+	'Replace the edit link? The current link stops working for everyone who has it; copies of this list open right now move to the new link.';
 const view = new View();
 const recent = new RecentLists();
 recent.opened(docId);
 view.linkHowItWorks(docId);
-
-/** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
-async function openStorage() {
-	try {
-		return await IndexedDBStorage.open();
-	} catch (error) {
-		console.warn('Keeping this list in memory only:', error);
-		return new MemoryStorage();
-	}
-}
 
 async function main() {
 	await Automerge.initializeWasm(fetch(wasmUrl));
@@ -72,7 +66,45 @@ async function main() {
 		const url = new URL(pathOf(docId), location.href).href;
 		const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
 		view.showShared(url, Boolean(copied));
+		share.open(url);
+		showViewLink(() => links.viewLink(), '');
 	});
+	const links = new ShareLinks({ httpBase: base.href, docId });
+	const share = new SharePanel();
+	const showViewLink = async (request, note) => {
+		try {
+			share.showViewLink(await request());
+			share.showNote(note);
+		} catch (error) {
+			share.showFailure(error);
+		}
+	};
+	share.bindNewViewLink(() => showViewLink(() => links.newViewLink(), 'New view-only link made: the old one no longer opens the list.'));
+	share.bindTurnOffViewLink(() => showViewLink(() => links.turnOffViewLink().then(() => null), 'The view-only link is off: it no longer opens the list.'));
+	share.bindReplaceEditLink(async () => {
+		if (!confirm(REPLACE_QUESTION)) {
+			return;
+		}
+		try {
+			followMove((await links.replaceEditLink()).doc_id);
+		} catch (error) {
+			share.showFailure(error);
+		}
+	});
+	// The list moved to a new edit id (replaced here or anywhere): keep this
+	// device's copy, unsynced edits included, under the new id and open it there.
+	let moving = false;
+	const followMove = async (newId) => {
+		if (moving) {
+			return;
+		}
+		moving = true;
+		sync.stop();
+		await store.copyTo(newId);
+		recent.moved(docId, newId);
+		location.replace(pathOf(newId) + location.hash);
+	};
+	sync.onEnded((message) => message.type === 'moved' && followMove(message.doc_id));
 	view.bindNewList(async () => location.assign(pathOf(await newListId())));
 	view.bindOpenLists(() => showLists(recent.all()));
 	view.bindRemoveList((id) => showLists(recent.remove(id)));

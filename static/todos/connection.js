@@ -19,7 +19,11 @@
  * push; one alone follows the server's compaction of its copy, which has no
  * new bytes),
  * `reachable(bySocket)` when the server answers after a disconnection,
- * `changed()` when `online` may have changed.
+ * `changed()` when `online` may have changed, and `ended(message)` when this
+ * address stopped working for good: the list moved to a new edit id
+ * (`{type: 'moved', doc_id}`), its view-only link was turned off
+ * (`{type: 'revoked', status: 404, error}`), or the server answers one of
+ * `endStatuses` (`{type: 'error', status, error}`). Then the connection stops.
  */
 
 import { Timers } from './timers.js';
@@ -27,6 +31,8 @@ import { Timers } from './timers.js';
 export const RETRY_MIN_MS = 500;
 export const RETRY_MAX_MS = 8000;
 export const ACK_TIMEOUT_MS = 15000;
+export const GONE = 410; // the edit id was replaced: it accepts nothing any more
+const ENDING_FRAMES = ['moved', 'revoked'];
 
 /** False while the browser says it has no network (true where there is no `navigator`). */
 function browserOnline() {
@@ -58,8 +64,10 @@ export class Connection {
 	 * @param {object} options.hooks `{received, updated, reachable, changed}`, see above.
 	 * @param {object} [options.timing] Overrides of `{retryMin, retryMax, ackTimeout}` (ms).
 	 * @param {function(): boolean} [options.isOnline] False while the browser has no network.
+	 * @param {number[]} [options.endStatuses] Statuses of a GET that mean the address is gone for good.
 	 */
-	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {}, isOnline = browserOnline }) {
+	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {}, isOnline = browserOnline, endStatuses = [GONE] }) {
+		this.endStatuses = endStatuses;
 		this.docUrl = docUrl;
 		this.wsUrl = wsUrl;
 		this.WebSocket = WebSocket;
@@ -171,6 +179,11 @@ export class Connection {
 			return false; // unreachable, or the connection dropped mid-body
 		}
 		if (response.status >= 500) {
+			return false;
+		}
+		if (this.endStatuses.includes(response.status)) {
+			const body = await response.json().catch(() => ({}));
+			this.end({ type: 'error', status: response.status, error: body.error || response.statusText });
 			return false;
 		}
 		this.online = true;
@@ -309,12 +322,23 @@ export class Connection {
 		}
 		if (message.type === 'ack') {
 			this.settlePending((pending) => pending.resolve(message));
+		} else if (ENDING_FRAMES.includes(message.type) || (message.type === 'error' && !this.pending && this.endStatuses.includes(message.status))) {
+			this.end(message);
 		} else if (message.type === 'error') {
 			const refusal = new UploadRefused(message.status || 400, message.error || 'refused', message.retry_after ?? null);
 			this.settlePending((pending) => pending.reject(refusal));
 		} else if (message.type === 'update') {
 			this.hooks.updated(message);
 		}
+	}
+
+	/** This address stopped working for good (see `ended` above): stop, and say why. */
+	end(message) {
+		if (this.stopped) {
+			return;
+		}
+		this.stop();
+		this.hooks.ended?.(message);
 	}
 
 	settlePending(settle) {

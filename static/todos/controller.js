@@ -27,8 +27,9 @@ export class Controller {
 	 * @param {UndoHistory} options.undo This tab's undo history (undo.js): own edits go through it.
 	 * @param {function(object)} [options.onSummary] Told the list's summary (doc.js) after each render.
 	 * @param {function()} [options.onChange] Told after each change made here (not those from elsewhere).
+	 * @param {boolean} [options.readOnly] Only render (a view-only link): bind no edits.
 	 */
-	constructor({ store, view, todos, undo, onSummary = () => {}, onChange = () => {} }) {
+	constructor({ store, view, todos, undo, onSummary = () => {}, onChange = () => {}, readOnly = false }) {
 		this.store = store;
 		this.undo = undo;
 		this.view = view;
@@ -38,6 +39,10 @@ export class Controller {
 		this.route = '';
 		this.editBase = new Map();
 		this.titleBase = null;
+		store.subscribe(() => this.render());
+		if (readOnly) {
+			return;
+		}
 
 		view.bindAddItem((text) => this.change((doc) => todos.addItem(doc, text)));
 		view.bindToggleItem((id, done) => this.change((doc) => todos.setDone(doc, id, done)));
@@ -64,7 +69,6 @@ export class Controller {
 			end: () => this.render(), // show edits from elsewhere held back while focused
 			revert: () => todos.title(store.doc),
 		});
-		store.subscribe(() => this.render());
 		this.bindUndo();
 	}
 

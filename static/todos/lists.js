@@ -15,6 +15,7 @@ const NEW_ID_BYTES = 18; // 144 random bits: 24 URL-safe characters, where ids c
 const REPO_ID_BYTES = 16; // automerge-repo's document ids: bs58check of 128 random bits
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const LIST_PATH = /\/lists\/([A-Za-z0-9_-]{1,64})\/$/;
+const VIEW_PATH = /\/view\/([A-Za-z0-9_-]{1,64})\/$/;
 const LIST_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** `localStorage`, or null where reading it throws (storage blocked by the browser's settings). */
@@ -112,6 +113,17 @@ export class RecentLists {
 		return this._save(lists);
 	}
 
+	/** List `oldId` moved to the edit id `newId` (its edit link was replaced): follow it. */
+	moved(oldId, newId) {
+		if (this._read(LAST_OPENED_KEY) === oldId) {
+			this._write(LAST_OPENED_KEY, newId);
+		}
+		if (this.seen.delete(oldId)) {
+			this.seen.add(newId);
+		}
+		return this._save(this.all().map((list) => (list.id === oldId ? { ...list, id: newId } : list)));
+	}
+
 	/** Take list `id` out of this browser's menu (its document is kept); returns the lists. */
 	remove(id) {
 		if (this._read(LAST_OPENED_KEY) === id) {
@@ -189,5 +201,11 @@ export function listPath(root, id) {
 /** The list id in a page path, or null. */
 export function docIdFromPath(pathname) {
 	const match = LIST_PATH.exec(pathname);
+	return match ? match[1] : null;
+}
+
+/** The view-only token in a page path (`/view/<token>/`), or null. */
+export function viewTokenFromPath(pathname) {
+	const match = VIEW_PATH.exec(pathname);
 	return match ? match[1] : null;
 }

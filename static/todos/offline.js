@@ -15,15 +15,18 @@ export const SHELL_CACHE = 'todos-shell-v1';
 export const SHELL_KEY = '/todos-offline-shell'; // a URL no route serves, the same from page and worker
 export const HOME_KEY = '/todos-offline-home'; // the root's page, likewise
 export const ABOUT_KEY = '/todos-offline-how-it-works'; // the "How this works" page, likewise
+export const VIEW_SHELL_KEY = '/todos-offline-view-shell'; // the view-only page's shell, likewise
 const HOME_SCRIPT = new URL('./home.js', import.meta.url).href;
 
 /**
  * Register the service worker at `swUrl` (no-op without one) and store the
  * shell, with the site root's page (`rootUrl`) and the "How this works" page
  * (`aboutUrl`, optional). A page opened offline was served from the stored
- * shell: it stores it again once the network is back.
+ * shell: it stores it again once the network is back. The page's HTML is
+ * stored as `shellKey`: SHELL_KEY for list pages, VIEW_SHELL_KEY for view-only
+ * pages (which read their token from the address, never an edit id).
  */
-export async function enableOffline(swUrl, staticUrl, rootUrl, aboutUrl = null) {
+export async function enableOffline(swUrl, staticUrl, rootUrl, aboutUrl = null, shellKey = SHELL_KEY) {
 	if (!swUrl || !('serviceWorker' in navigator) || !('caches' in globalThis)) {
 		return false;
 	}
@@ -31,16 +34,16 @@ export async function enableOffline(swUrl, staticUrl, rootUrl, aboutUrl = null) 
 	if (navigator.onLine === false) {
 		await new Promise((resolve) => window.addEventListener('online', resolve, { once: true }));
 	}
-	await storeShell(staticUrl, rootUrl, aboutUrl);
+	await storeShell(staticUrl, rootUrl, aboutUrl, shellKey);
 	await navigator.serviceWorker.ready;
 	return true;
 }
 
 /** Put this page's HTML, the root's and "How this works" pages and the static files they load into the shell cache. */
-async function storeShell(staticUrl, rootUrl, aboutUrl) {
+async function storeShell(staticUrl, rootUrl, aboutUrl, shellKey) {
 	const cache = await caches.open(SHELL_CACHE);
 	const pages = [
-		[SHELL_KEY, location.pathname],
+		[shellKey, location.pathname],
 		[HOME_KEY, rootUrl],
 		[ABOUT_KEY, aboutUrl],
 	].filter(([, url]) => url);

@@ -9,7 +9,8 @@
  *
  * Both classes have the same asynchronous interface:
  * `loadChunks(docId)`, `appendChunk(docId, bytes)`, `compact(docId, combine)`,
- * `getMeta(docId)`, `putMeta(docId, meta)`, `close()`.
+ * `getMeta(docId)`, `putMeta(docId, meta)`, `close()`; `openStorage()` opens
+ * the one a page uses.
  */
 
 const DB_NAME = 'todos';
@@ -157,4 +158,14 @@ export class MemoryStorage {
 
 function toBytes(value) {
 	return value instanceof Uint8Array ? value : new Uint8Array(value);
+}
+
+/** Open IndexedDB, or keep the list in memory for this tab if the browser refuses. */
+export async function openStorage() {
+	try {
+		return await IndexedDBStorage.open();
+	} catch (error) {
+		console.warn('Keeping this list in memory only:', error);
+		return new MemoryStorage();
+	}
 }

@@ -209,6 +209,16 @@ export class Store {
 		return this.compacting;
 	}
 
+	/**
+	 * Store the whole document, as one save, under the id `docId` too (the list
+	 * moved there): everything this device holds goes with it, unsynced edits
+	 * included. Resolves once it is stored.
+	 */
+	async copyTo(docId) {
+		await this.whenPersisted();
+		await this.storage.appendChunk(docId, this.save());
+	}
+
 	/** Stop listening to other tabs. */
 	close() {
 		if (this.channel) {

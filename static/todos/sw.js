@@ -2,7 +2,8 @@
  * The service worker: lets the app open with the server down or the network off.
  *
  * Network first, so a working server always serves the current app; when the
- * network fails, list pages get the stored shell (offline.js) and static files
+ * network fails, list pages get the stored shell (offline.js), view-only pages
+ * the stored view-only shell, and static files
  * their stored copies, '/' the root's stored page (which opens the list used
  * last), '/how-it-works/' its stored copy (without '?from=', so its back link
  * goes to '/', which opens the list used last) and '/new/' a new list with an
@@ -14,9 +15,11 @@ const SHELL_CACHE = 'todos-shell-v1';
 const SHELL_KEY = '/todos-offline-shell'; // as in offline.js
 const HOME_KEY = '/todos-offline-home'; // as in offline.js
 const ABOUT_KEY = '/todos-offline-how-it-works'; // as in offline.js
+const VIEW_SHELL_KEY = '/todos-offline-view-shell'; // as in offline.js
 const ABOUT_PATH = '/how-it-works/'; // URL name todos:how_it_works
 const NETWORK_TIMEOUT_MS = 4000;
 const LIST_PAGE = /\/lists\/[A-Za-z0-9_-]{1,64}\/$/;
+const VIEW_PAGE = /\/view\/[A-Za-z0-9_-]{1,64}\/$/;
 const REPO_ID_BYTES = 16; // as lists.js: an automerge-repo document id
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const STATIC_PREFIX = new URL(new URL(self.location.href).searchParams.get('static') || '/static/', self.location.origin).pathname;
@@ -32,6 +35,8 @@ self.addEventListener('fetch', (event) => {
 	}
 	if (request.mode === 'navigate' && LIST_PAGE.test(url.pathname)) {
 		event.respondWith(networkFirst(request, () => caches.match(SHELL_KEY, { cacheName: SHELL_CACHE })));
+	} else if (request.mode === 'navigate' && VIEW_PAGE.test(url.pathname)) {
+		event.respondWith(networkFirst(request, () => caches.match(VIEW_SHELL_KEY, { cacheName: SHELL_CACHE })));
 	} else if (request.mode === 'navigate' && url.pathname === '/') {
 		event.respondWith(networkFirst(request, async () => (await caches.match(HOME_KEY, { cacheName: SHELL_CACHE })) || newList()));
 	} else if (request.mode === 'navigate' && url.pathname === ABOUT_PATH) {

@@ -23,9 +23,14 @@
  * Pushes can be lost (a full channel drops them). An acknowledgement whose heads
  * we lack, or a push whose dependencies we lack, shows it; if a moment later we
  * still lack them, we fetch the whole document over HTTP and merge it.
+ *
+ * A read-only Sync (a view-only link) never uploads: it only merges what the
+ * server sends. When the address stops working for good (the list moved to a
+ * new edit id, or the view-only link was turned off: see connection.js's
+ * `ended`), syncing stops and `onEnded` listeners hear why.
  */
 
-import { Connection, UploadRefused } from './connection.js';
+import { Connection, GONE, UploadRefused } from './connection.js';
 import { Timers } from './timers.js';
 
 export const DEBOUNCE_MS = 150;
@@ -34,6 +39,7 @@ export const RESYNC_GRACE_MS = 1500;
 const TOO_MANY = 429; // over a rate limit or quota: wait as long as the server asks
 const DEFAULT_RETRY_AFTER = 60; // seconds, for a 429 that does not say
 const SERVER_HEADS = 'serverHeads';
+const NOT_FOUND = 404; // a view-only link that was turned off
 
 export class Sync {
 	/**
@@ -47,20 +53,24 @@ export class Sync {
 	 * @param {function} [options.fetch] The fetch function.
 	 * @param {object} [options.timing] Overrides of the delays (ms), for tests.
 	 * @param {function(): boolean} [options.isOnline] False while the browser has no network (connection.js).
+	 * @param {string} [options.viewToken] Sync by this view-only token, read-only, instead of by `docId`.
 	 */
-	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {}, isOnline }) {
+	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {}, isOnline, viewToken = null }) {
 		this.store = store;
 		this.docId = docId;
+		this.readOnly = Boolean(viewToken);
 		this.initialHeads = initialHeads;
 		this.timing = { debounce: DEBOUNCE_MS, tabDelay: TAB_DELAY_MS, resyncGrace: RESYNC_GRACE_MS, ...timing };
 		this.connection = new Connection({
-			docUrl: `${httpBase}docs/${docId}`,
-			wsUrl: `${wsBase}ws/docs/${docId}`,
+			docUrl: viewToken ? `${httpBase}shared/${viewToken}` : `${httpBase}docs/${docId}`,
+			wsUrl: viewToken ? `${wsBase}ws/shared/${viewToken}` : `${wsBase}ws/docs/${docId}`,
 			WebSocket,
 			fetch,
 			timing,
 			isOnline,
+			endStatuses: viewToken ? [NOT_FOUND, GONE] : [GONE],
 			hooks: {
+				ended: (message) => this.ended(message),
 				received: (bytes, complete) => this.mergeFromServer(bytes, complete),
 				updated: (frame) => this.serverUpdated(frame),
 				reachable: (bySocket) => this.reachable(bySocket),
@@ -69,6 +79,7 @@ export class Sync {
 		});
 		this.serverHas = store.getMeta(SERVER_HEADS) || null;
 		this.listeners = new Set();
+		this.endListeners = new Set();
 		this.timers = new Timers();
 		this.error = null;
 		this.busy = false;
@@ -122,12 +133,16 @@ export class Sync {
 
 	/**
 	 * What a person needs to know, as `{state, unsynced, message}`: state is
-	 * 'connecting', 'saved', 'saving', 'offline' or 'error'; unsynced is true while
+	 * 'connecting', 'saved', 'saving', 'offline', 'error' or 'ended' (the link
+	 * stopped working; message says why); unsynced is true while
 	 * this device holds changes the server has not acknowledged.
 	 */
 	status() {
 		const unsynced = this.unsent();
 		const { online } = this.connection;
+		if (this.endedWith) {
+			return { state: 'ended', unsynced, message: this.endedWith.error || 'This link no longer works.' };
+		}
 		if (this.error) {
 			return { state: 'error', unsynced, message: this.error };
 		}
@@ -164,7 +179,7 @@ export class Sync {
 	/** Upload what the server lacks, one upload at a time, until it lacks nothing. */
 	async flush() {
 		this.timers.clear('flush');
-		if (this.busy || this.stopped) {
+		if (this.busy || this.stopped || this.readOnly) {
 			return;
 		}
 		if (this.waitUntil > Date.now()) {
@@ -237,6 +252,10 @@ export class Sync {
 	refused(error, full) {
 		if (!(error instanceof UploadRefused)) {
 			return false; // the connection retries when the server is back
+		}
+		if (error.status === GONE) {
+			this.connection.end({ type: 'error', status: GONE, error: error.message });
+			return false;
 		}
 		if (error.status === TOO_MANY) {
 			// Over a limit of this address: the same upload later, not a bigger
@@ -325,6 +344,22 @@ export class Sync {
 				this.connection.pull(true);
 			}
 		});
+	}
+
+	/** Call `listener(message)` when this address stops working for good (see connection.js). */
+	onEnded(listener) {
+		this.endListeners.add(listener);
+		return () => this.endListeners.delete(listener);
+	}
+
+	// The address stopped working: stop syncing; the changes stay on this device.
+	ended(message) {
+		this.stop();
+		this.endedWith = message;
+		this.emit();
+		for (const listener of this.endListeners) {
+			listener(message);
+		}
 	}
 
 	emit() {

@@ -16,9 +16,22 @@ export function escapeForHTML(text) {
 	return String(text).replace(/[&<>"'`]/g, (character) => HTML_ESCAPES[character]);
 }
 
-/** One todo item: `<li>` with its toggle, label and delete button. */
-export function itemHTML({ id, text, done }) {
+/** The words that say, to a screen reader, whether a read-only item is done. */
+export function doneState(done) {
+	return done ? 'Completed: ' : '';
+}
+
+/**
+ * One todo item: `<li>` with its toggle, label and delete button; `readOnly`
+ * (a view-only link): its text and whether it is done, and no controls.
+ */
+export function itemHTML({ id, text, done }, readOnly = false) {
 	const safeText = escapeForHTML(text);
+	if (readOnly) {
+		return `<li data-id="${escapeForHTML(id)}"${done ? ' class="completed"' : ''}>
+	<div class="view"><span class="visually-hidden done-state">${doneState(done)}</span><label>${safeText}</label></div>
+</li>`;
+	}
 	return `<li data-id="${escapeForHTML(id)}"${done ? ' class="completed"' : ''}>
 	<div class="view">
 		<input class="toggle" type="checkbox" aria-label="Completed: ${safeText}"${done ? ' checked' : ''}>

@@ -4,9 +4,13 @@
  * The view knows nothing of Automerge or the network. Items are updated in place
  * by id (not re-rendered wholesale), so an item being edited keeps its input,
  * its caret and its focus while changes from other tabs and devices arrive.
+ *
+ * A read-only view (a list opened by its view-only link) has no edit controls:
+ * the page leaves them out, items are rendered without toggles or delete
+ * buttons, and nothing starts editing.
  */
 
-import { itemCounter, itemHTML, listLinksHTML } from './template.js';
+import { doneState, itemCounter, itemHTML, listLinksHTML } from './template.js';
 import { undoShortcut } from './undo.js';
 
 const ENTER_KEY = 'Enter';
@@ -48,7 +52,13 @@ function itemId(element) {
 }
 
 export class View {
-	constructor(root = document) {
+	/**
+	 * @param {Document|Element} [root] Where the app's elements are.
+	 * @param {object} [options]
+	 * @param {boolean} [options.readOnly] Render without edit controls (a view-only link).
+	 */
+	constructor(root = document, { readOnly = false } = {}) {
+		this.readOnly = readOnly;
 		this.$app = qs('.todoapp', root);
 		this.$loading = qs('.loading', root);
 		this.$title = qs('.list-title', root);
@@ -74,6 +84,13 @@ export class View {
 		this.editing = null;
 		this.handlers = {};
 		this.closeMenuOnLeave();
+		if (!readOnly) {
+			this.bindStartEdit();
+		}
+	}
+
+	/** Start editing an item on a double-click, or on Enter or F2 on its label. */
+	bindStartEdit() {
 		delegate(this.$todoList, 'li label', 'dblclick', ($label) => this.startEdit($label.closest('li')));
 		delegate(this.$todoList, 'li label', 'keydown', ($label, event) => {
 			if (event.key === ENTER_KEY || event.key === EDIT_KEY) {
@@ -115,7 +132,7 @@ export class View {
 		for (const $control of document.querySelectorAll('[data-wait]')) {
 			$control.disabled = false;
 		}
-		this.$newTodo.focus();
+		this.$newTodo?.focus();
 	}
 
 	/** Say that the app could not start, and why. */
@@ -137,9 +154,11 @@ export class View {
 		this.showItems(items);
 		this.$main.hidden = counts.total === 0;
 		this.$footer.hidden = counts.total === 0;
-		this.$toggleAll.checked = counts.total > 0 && counts.completed === counts.total;
+		if (!this.readOnly) {
+			this.$toggleAll.checked = counts.total > 0 && counts.completed === counts.total;
+			this.$clearCompleted.hidden = counts.completed === 0;
+		}
 		this.$count.innerHTML = itemCounter(counts.active);
-		this.$clearCompleted.hidden = counts.completed === 0;
 		this.showRoute(route);
 		if (document.activeElement !== this.$title) {
 			this.$title.value = title;
@@ -175,12 +194,17 @@ export class View {
 
 	createItem(item) {
 		const $template = document.createElement('template');
-		$template.innerHTML = itemHTML(item);
+		$template.innerHTML = itemHTML(item, this.readOnly);
 		return $template.content.firstElementChild;
 	}
 
 	updateItem($li, { text, done }) {
 		$li.classList.toggle('completed', done);
+		if (this.readOnly) {
+			qs('.done-state', $li).textContent = doneState(done);
+			qs('label', $li).textContent = text;
+			return;
+		}
 		const $toggle = qs('.toggle', $li);
 		$toggle.checked = done;
 		const $label = qs('label', $li);
@@ -261,7 +285,11 @@ export class View {
 		this.$status.dataset.state = state;
 		this.$status.dataset.unsynced = String(unsynced);
 		let text = STATUS_TEXT[state] || state;
-		if (state === 'offline') {
+		if (state === 'saved' && this.readOnly) {
+			text = 'Up to date';
+		} else if (state === 'ended') {
+			text = message;
+		} else if (state === 'offline') {
 			text = unsynced ? 'Offline: changes kept on this device' : 'Offline';
 		} else if (state === 'error') {
 			text = `Not saved: ${message}`;

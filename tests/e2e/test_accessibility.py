@@ -1,10 +1,13 @@
 """Accessibility, checked by axe-core (npm, pinned) in Chromium, in each state of a
 list page: no violation of impact serious or critical."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM  # noqa: F401 (the browser fixture's)
-from tests.e2e.pages import TodoApp
+from tests.e2e.pages import SYNC_TIMEOUT_MS, TodoApp
 from tests.live import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -89,6 +92,16 @@ def test_the_history_panel_open(app):
     assert serious(app.page) == []
 
 
+def test_the_share_panel_with_both_links(app):
+    app.add("milk")
+    app.page.click("button.share")
+    expect(app.page.locator(".share-panel .view-link")).to_have_value(
+        re.compile("/view/"), timeout=SYNC_TIMEOUT_MS
+    )
+
+    assert serious(app.page) == []
+
+
 def test_a_past_version_in_the_history_panel(app):
     app.add("milk", "eggs")
     app.item("eggs").hover()
@@ -96,5 +109,17 @@ def test_a_past_version_in_the_history_panel(app):
     app.page.click(".history-toggle")
     app.page.click(".history-entry >> nth=0")
     app.page.wait_for_selector(".history-restore")
+
+    assert serious(app.page) == []
+
+
+def test_a_view_only_list(app):
+    app.add("milk", "eggs")
+    app.toggle("eggs")
+    app.page.click("button.share")
+    view_link = app.page.locator(".share-panel .view-link")
+    expect(view_link).to_have_value(re.compile("/view/"), timeout=SYNC_TIMEOUT_MS)
+    app.open(view_link.input_value())
+    app.expect_synced_items(["milk", "eggs"])
 
     assert serious(app.page) == []

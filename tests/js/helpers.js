@@ -16,9 +16,10 @@ export const todos = todoDocument(Automerge);
 
 /**
  * A started device on document `docId`: its own storage, store and Sync against
- * `server` (over its WebSocket unless `webSocket` is false).
+ * `server` (over its WebSocket unless `webSocket` is false); read-only by
+ * `viewToken` if one is given.
  */
-export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing, isOnline }) {
+export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing, isOnline, viewToken }) {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage, channel }).open();
 	const sync = new Sync({
 		store,
@@ -30,6 +31,7 @@ export async function startDevice(server, docId, { storage = new MemoryStorage()
 		fetch: server.fetch,
 		timing,
 		isOnline,
+		viewToken,
 	});
 	sync.start();
 	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };

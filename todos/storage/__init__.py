@@ -27,6 +27,7 @@ The package re-exports what the rest of the app uses; each module holds one idea
 from .errors import (
     BadUpload,
     EngineBusy,
+    Gone,
     HistoryConflict,
     InvalidDocId,
     MissingDependencies,
@@ -35,6 +36,7 @@ from .errors import (
     TooLarge,
     Unavailable,
     Unloadable,
+    ViewOnly,
     database_available,  # noqa: F401 (re-exported)
 )
 from .limits import max_document_bytes, parse_upload, upload_limits  # noqa: F401
@@ -46,6 +48,8 @@ from .service import (  # noqa: F401 (re-exported)
     lock_document,
     notify_update,
     read_document,
+    refuse_new_document,
+    refuse_retired,
     stored_bytes,
     write_document,
 )
@@ -68,6 +72,8 @@ __all__ = [
     "TooLarge",
     "QuotaExceeded",
     "EngineBusy",
+    "Gone",
+    "ViewOnly",
     "Unavailable",
     "WriteResult",
     "StoredDocument",

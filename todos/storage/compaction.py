@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from .errors import one_writer
+from .errors import Gone, one_writer
 
 __all__ = ["request", "compact_document", "wait"]
 
@@ -57,6 +57,8 @@ def _compact_queued(doc_id):
         _queued.discard(doc_id)
     try:
         compact_document(doc_id)
+    except Gone:
+        pass  # the list moved to a new edit id meanwhile; its next write queues it
     except Exception:
         logger.exception("Could not compact %s", doc_id)
     finally:

@@ -1,9 +1,9 @@
 """Why a read or write was refused: StorageError and its HTTP status per kind.
 
-Each subclass carries the status an adapter answers with (404, 400, 409, 413,
-429, 503) and a message for the person who sent the request. ``database_available``
-turns a lost database connection into ``Unavailable``; ``one_writer`` queues
-this process's write transactions on SQLite.
+Each subclass carries the status an adapter answers with (400, 403, 404, 409,
+410, 413, 429, 503) and a message for the person who sent the request.
+``database_available`` turns a lost database connection into ``Unavailable``;
+``one_writer`` queues this process's write transactions on SQLite.
 """
 
 import logging
@@ -27,6 +27,18 @@ class StorageError(Exception):
 
 class InvalidDocId(StorageError):
     status = 404
+
+
+class ViewOnly(StorageError):
+    """A write came with a view-only capability (todos/capabilities.py)."""
+
+    status = 403
+
+
+class Gone(StorageError):
+    """The edit id was rotated away: it accepts nothing and names no successor."""
+
+    status = 410
 
 
 class BadUpload(StorageError):

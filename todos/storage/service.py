@@ -18,15 +18,17 @@ from django.conf import settings
 from django.db import transaction
 
 from .. import engine, memory
-from ..models import Chunk, Document, validate_doc_id
+from ..models import Chunk, Document, RetiredDocId, validate_doc_id
 from ..ratelimit import quotas
 from . import compaction
 from .errors import (
     EngineBusy,
+    Gone,
     HistoryConflict,
     InvalidDocId,
     MissingDependencies,
     Unloadable,
+    ViewOnly,
     database_available,
     one_writer,
 )
@@ -60,6 +62,8 @@ def read_document(doc_id):
             .order_by("position")
             .values_list("data", "digest")
         )
+        if not rows:
+            refuse_retired(doc_id)
     if not rows:
         return None
     return StoredDocument(
@@ -231,9 +235,36 @@ def lock_document(doc_id):
     locked = Document.objects.select_for_update()
     document = locked.filter(doc_id=doc_id).first()
     if document is None:
+        refuse_new_document(doc_id)
         Document.objects.get_or_create(doc_id=doc_id)
         document = locked.get(doc_id=doc_id)
     return document
+
+
+def refuse_retired(doc_id):
+    """Raise Gone if ``doc_id`` is an edit id that was rotated away."""
+    if RetiredDocId.objects.filter(doc_id=doc_id).exists():
+        raise Gone(
+            "This edit link was replaced by the list's owner and no longer opens "
+            "or changes the list. Ask them for the list's current link. Nothing "
+            "was stored."
+        )
+
+
+def refuse_new_document(doc_id):
+    """Raise unless a list may be created as ``doc_id``.
+
+    Ids of rows that exist never get here, so normal writes pay nothing: only
+    a write that would create a list checks that its id is not a rotated edit
+    id (410) nor a view-only token (403; tokens and ids share one namespace).
+    """
+    refuse_retired(doc_id)
+    if Document.objects.filter(view_token=doc_id).exists():
+        raise ViewOnly(
+            "This is a view-only link: it shows the list but cannot change it. "
+            "Nothing was stored; ask the list's owner for its edit link to make "
+            "changes."
+        )
 
 
 NOT_STORED = (
