@@ -31,6 +31,7 @@ from django.db.models.functions import Length, Substr
 
 from ..models import Chunk
 from .errors import StorageError, database_available
+from .service import refuse_retired
 
 __all__ = [
     "SLICE_BYTES",
@@ -80,7 +81,8 @@ class ReadPlan:
 
 
 def read_plan(doc_id):
-    """The ReadPlan of ``doc_id`` as stored now, or None if nothing is stored.
+    """The ReadPlan of ``doc_id`` as stored now, or None if nothing is stored
+    (Gone if the id was rotated away).
 
     One statement, so the chunks and the document's ETag are of one version.
     Only columns stored before the bytes, and their length (from the row's
@@ -93,6 +95,8 @@ def read_plan(doc_id):
             .order_by("position")
             .values_list("id", Length("data"), "document__etag")
         )
+        if not rows:
+            refuse_retired(doc_id)
     if not rows:
         return None
     return ReadPlan(
