@@ -227,12 +227,13 @@ def notify_update(result, sender=None):
 
 def lock_document(doc_id):
     """Fetch (creating if needed) and lock the document row for this transaction."""
-    locked = Document.objects.select_for_update()
-    document = locked.filter(doc_id=doc_id).first()
-    if document is None:
+    locked = Document.objects.select_for_update().filter(doc_id=doc_id)
+    # Not .first(): its ORDER BY costs a write more to build than the query takes.
+    rows = list(locked[:1])
+    if not rows:
         Document.objects.get_or_create(doc_id=doc_id)
-        document = locked.get(doc_id=doc_id)
-    return document
+        rows = list(locked)
+    return rows[0]
 
 
 NOT_STORED = (
