@@ -5,16 +5,22 @@ bodies over TODOS_MAX_DOCUMENT_BYTES are refused before they are read
 (``body_limit``): by Daphne's request class, which this module installs, and by
 ASGI middleware in front of Django for any other server. Daphne's WebSocket limits
 too low for the largest document get a warning at start-up (``websocket_limits``).
+Django's handler is ``asgi_handler.ASGIHandler``: the middleware and the view run
+in one thread hop.
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_site.settings")
 
-# Build the HTTP app first: it sets Django up before anything imports models.
-django_asgi_app = get_asgi_application()
+# Build the HTTP app first: set Django up before anything imports models (as
+# django.core.asgi.get_asgi_application does, with our handler).
+django.setup(set_prefix=False)
+from todo_site.asgi_handler import ASGIHandler  # noqa: E402
+
+django_asgi_app = ASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,5 +1,4 @@
-"""Site-wide middleware: unknown hosts refused quietly; the Content-Security-Policy;
-one thread for the whole chain."""
+"""Site-wide middleware: unknown hosts refused quietly; the Content-Security-Policy."""
 
 import functools
 import logging
@@ -96,26 +95,3 @@ class ContentSecurityPolicy:
         admin = request.path.startswith(admin_prefix())
         response["Content-Security-Policy"] = ADMIN_POLICY if admin else APP_POLICY
         return response
-
-
-class OneThread:
-    """Keep the middleware chain and the view in one thread: last in MIDDLEWARE.
-
-    Under ASGI, Django builds the chain from the view outwards and runs every
-    middleware that can run async in async mode until it meets one that cannot
-    (WhiteNoise's). Django's own middleware then runs its ``process_request``
-    and ``process_response`` in the request's thread one at a time, each a
-    round trip between the event loop and that thread: a dozen per request,
-    which cost more CPU than the write itself (the 8-writer race in
-    docs/benchmarks.md). Being sync-only and innermost, this makes Django run
-    the whole chain in that thread in one go.
-    """
-
-    sync_capable = True
-    async_capable = False
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)

@@ -85,7 +85,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "todo_site.middleware.OneThread",  # last: the chain runs in one thread
 ]
 
 ROOT_URLCONF = "todo_site.urls"
