@@ -579,3 +579,10 @@ def test_a_batch_whose_every_upload_is_refused_leaves_the_bytes_identical(made):
 
     assert [type(outcome) for outcome in outcomes] == [storage.Unloadable] * 2
     assert stored() == before
+
+
+def test_a_batch_refused_on_a_new_document_leaves_no_row(made):
+    outcomes = batch(made["poisoned_insert"], made["bad_pred"])
+
+    assert all(isinstance(outcome, storage.StorageError) for outcome in outcomes)
+    assert not Document.objects.filter(doc_id=DOC).exists()

@@ -152,6 +152,10 @@ def write_batch(doc_id, uploads):
             outcomes = _write_together(document, uploads)
         if outcomes is None:
             outcomes = [_write_alone(document, upload) for upload in uploads]
+        if not document.chunk_count:
+            # Every first write was refused: leave no empty row behind, as a lone
+            # refused first write does.
+            transaction.set_rollback(True)
     return outcomes
 
 
