@@ -586,3 +586,13 @@ def test_a_batch_refused_on_a_new_document_leaves_no_row(made):
 
     assert all(isinstance(outcome, storage.StorageError) for outcome in outcomes)
     assert not Document.objects.filter(doc_id=DOC).exists()
+
+
+def test_uploads_with_many_ops_in_all_are_applied_one_by_one(made, monkeypatch):
+    monkeypatch.setattr(storage.service, "TOGETHER_MAX_OPS", 1)
+    storage.write_document(DOC, made["stored"])
+
+    genuine, first = batch(made["genuine"], made["first"])
+
+    assert genuine.changed and first.changed
+    assert Chunk.objects.filter(document_id=DOC).count() == 3  # one chunk each

@@ -38,8 +38,11 @@ from .summary import append_changes, etag_of, replace_chunks
 
 logger = logging.getLogger("todos.storage")
 
-# Uploads applied together by the engine hold at most this many bytes in all.
-TOGETHER_MAX_BYTES = 1 << 20
+# Uploads applied together by the engine hold at most this many bytes and ops in
+# all: a batch of edits, never a batch of uploads each near the limits, whose one
+# engine call would take as long as all of theirs.
+TOGETHER_MAX_BYTES = 256 * 1024
+TOGETHER_MAX_OPS = 20_000
 
 
 def check_doc_id(doc_id):
@@ -111,12 +114,14 @@ class Upload(NamedTuple):
     """A parsed upload waiting to be written: its bytes and who sent it.
 
     ``uploaded``: the hashes of the changes it holds (its change chunks, the
-    heads of its document chunks); ``saves``: whether it holds a document chunk.
+    heads of its document chunks); ``saves``: whether it holds a document chunk;
+    ``ops``: the ops its chunks declare.
     """
 
     body: bytes
     uploaded: tuple
     saves: bool
+    ops: int
     sender: str | None
     client: str | None
 
@@ -126,7 +131,8 @@ def prepare_upload(body, sender=None, client=None):
     chunks = parse_upload(body)
     uploaded = tuple(hash_ for chunk in chunks for hash_ in _holds(chunk))
     saves = any(chunk.kind == "document" for chunk in chunks)
-    return Upload(body, uploaded, saves, sender, client)
+    ops = sum(chunk.op_count for chunk in chunks)
+    return Upload(body, uploaded, saves, ops, sender, client)
 
 
 def _holds(chunk):
@@ -205,7 +211,10 @@ def _write_alone(document, upload):
 def _write_together(document, uploads):
     """Apply change-only ``uploads`` as one: their results, or None if refused."""
     body = b"".join(upload.body for upload in uploads)
-    if len(body) > TOGETHER_MAX_BYTES:
+    if (
+        len(body) > TOGETHER_MAX_BYTES
+        or sum(upload.ops for upload in uploads) > TOGETHER_MAX_OPS
+    ):
         return None
     uploaded = [hash_ for upload in uploads for hash_ in upload.uploaded]
     try:
