@@ -15,6 +15,7 @@ what it is meant to do, so a failure below is the server's, not the attack's.
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -30,6 +31,7 @@ LOG_MARKERS = ("panicked at", "stack backtrace", "Traceback")
 BOMB_ANSWER_SECONDS = 3.0
 BYSTANDER_GET_SECONDS = 1.0
 MAX_SERVER_RSS_BYTES = 1024**3
+RACING_EDITS = 8
 
 
 @pytest.fixture(scope="module")
@@ -304,3 +306,25 @@ def memory_bytes(pid, field):
             if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_crafted_uploads_racing_genuine_ones_are_refused_alone(server, made):
+    """Concurrent writes to one list are committed together (group commit): a
+    refused upload among them fails only itself."""
+    edits = attacks.make_edits(made["stored"], RACING_EDITS)
+    uploads = [*edits.values(), made["poisoned_insert"], made["bad_pred"]]
+    start = threading.Barrier(len(uploads))
+
+    def send(body):
+        start.wait(10)
+        status, _, answer = request(server, "PUT", f"/docs/{DOC}", body)
+        return status, json.loads(answer)
+
+    with ThreadPoolExecutor(len(uploads)) as pool:
+        answers = list(pool.map(send, uploads))
+
+    statuses = [status for status, _ in answers]
+    assert statuses == [200] * RACING_EDITS + [422, 422], answers
+    assert all(answer["changed"] for _, answer in answers[:RACING_EDITS]), answers
+    assert set(edits) <= set(item_texts(server))
+    assert_clean_log(server)

@@ -8,16 +8,22 @@ too low for the largest document get a warning at start-up (``websocket_limits``
 Under Daphne, a response's ``send`` waits while the client is not reading
 (``backpressure``), so a streamed document is read from the database only as
 fast as the client takes it.
+Django's handler is ``asgi_handler.ASGIHandler``: the middleware and the view run
+in one thread hop.
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_site.settings")
 
-# Build the HTTP app first: it sets Django up before anything imports models.
-django_asgi_app = get_asgi_application()
+# Build the HTTP app first: set Django up before anything imports models (as
+# django.core.asgi.get_asgi_application does, with our handler).
+django.setup(set_prefix=False)
+from todo_site.asgi_handler import ASGIHandler  # noqa: E402
+
+django_asgi_app = ASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -135,6 +135,30 @@ def make_text_bomb(stored):
     return compressed(change)
 
 
+MAKE_EDITS = """
+import * as Automerge from '@automerge/automerge'
+const stored = new Uint8Array(Buffer.from('%(stored)s', 'base64'))
+const out = {}
+for (let i = 0; i < %(count)d; i++) {
+  const actor = (i + 16).toString(16).padStart(2, '0').repeat(16)
+  const doc = Automerge.clone(Automerge.load(stored), { actor })
+  const edited = Automerge.change(doc, d => {
+    d.items.push({ text: `edit ${i}`, done: false })
+  })
+  const change = Automerge.getLastLocalChange(edited)
+  out[`edit ${i}`] = Buffer.from(change).toString('base64')
+}
+process.stdout.write(JSON.stringify(out))
+"""
+
+
+def make_edits(stored, count):
+    """{text: change}: ``count`` genuine changes to ``stored``, each by its own actor,
+    each adding an item with that text."""
+    source = MAKE_EDITS % dict(stored=base64.b64encode(stored).decode(), count=count)
+    return run_script(source)
+
+
 APPLY_IN_AUTOMERGE = """
 import * as Automerge from '@automerge/automerge'
 import fs from 'node:fs'

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests import automerge_node
+from tests.helpers import attacks
 from todos import engine, storage
 from todos.automerge_format import parse_chunks
 from todos.models import Chunk, Document
@@ -510,3 +511,88 @@ def test_on_sqlite_one_thread_at_a_time_writes():
         assert order == ["first", "second"]
     else:
         assert order == ["second", "first"]
+
+
+# --- concurrent writes committed together (service.write_batch) -------------------
+
+
+@pytest.fixture(scope="module")
+def made():
+    """A stored list, genuine changes to it, and a change Automerge cannot take."""
+    return attacks.make_attacks()
+
+
+def batch(*bodies):
+    """Write ``bodies`` to DOC as one batch; return the outcomes."""
+    uploads = [storage.service.prepare_upload(body) for body in bodies]
+    return storage.service.write_batch(DOC, uploads)
+
+
+def texts(data):
+    return {item["text"] for item in automerge_node.inspect(data)["doc"]["items"]}
+
+
+def test_a_batch_of_changes_is_stored_as_one_chunk_and_each_is_answered(made):
+    storage.write_document(DOC, made["stored"])
+
+    genuine, first = batch(made["genuine"], made["first"])
+
+    assert genuine.changed and first.changed
+    assert genuine.new_bytes == made["genuine"] and genuine.new_changes == 1
+    assert first.new_bytes == made["first"] and first.new_changes == 1
+    assert genuine.heads == first.heads == document_heads()
+    assert Chunk.objects.filter(document_id=DOC).count() == 2
+    assert {attacks.GENUINE_TEXT, attacks.FIRST_TEXT} <= texts(stored())
+
+
+def test_a_change_already_stored_is_answered_unchanged_in_a_batch(made):
+    storage.write_document(DOC, made["stored"])
+    storage.write_document(DOC, made["first"])
+
+    genuine, again = batch(made["genuine"], made["first"])
+
+    assert genuine.changed and not again.changed
+    assert again.new_changes == 0 and again.heads == document_heads()
+
+
+def test_a_refused_upload_in_a_batch_does_not_fail_its_neighbours(made):
+    storage.write_document(DOC, made["stored"])
+
+    genuine, poisoned, first, conflict = batch(
+        made["genuine"], made["poisoned_insert"], made["first"], made["second"]
+    )
+
+    assert genuine.changed and first.changed
+    assert isinstance(poisoned, storage.Unloadable)
+    # "second" reuses the seq of "first", which the batch stored before it.
+    assert isinstance(conflict, storage.HistoryConflict)
+    assert first.heads == document_heads()
+    assert texts(stored()) >= {attacks.GENUINE_TEXT, attacks.FIRST_TEXT}
+    assert attacks.SECOND_TEXT not in texts(stored())
+
+
+def test_a_batch_whose_every_upload_is_refused_leaves_the_bytes_identical(made):
+    storage.write_document(DOC, made["stored"])
+    before = stored()
+
+    outcomes = batch(made["poisoned_insert"], made["bad_pred"])
+
+    assert [type(outcome) for outcome in outcomes] == [storage.Unloadable] * 2
+    assert stored() == before
+
+
+def test_a_batch_refused_on_a_new_document_leaves_no_row(made):
+    outcomes = batch(made["poisoned_insert"], made["bad_pred"])
+
+    assert all(isinstance(outcome, storage.StorageError) for outcome in outcomes)
+    assert not Document.objects.filter(doc_id=DOC).exists()
+
+
+def test_uploads_with_many_ops_in_all_are_applied_one_by_one(made, monkeypatch):
+    monkeypatch.setattr(storage.service, "TOGETHER_MAX_OPS", 1)
+    storage.write_document(DOC, made["stored"])
+
+    genuine, first = batch(made["genuine"], made["first"])
+
+    assert genuine.changed and first.changed
+    assert Chunk.objects.filter(document_id=DOC).count() == 3  # one chunk each

@@ -16,6 +16,7 @@ compaction once the chunks pass a threshold.
 The package re-exports what the rest of the app uses; each module holds one idea:
 
 - ``service``: the entry point (read, write, lock, notify).
+- ``group_commit``: concurrent writes to one document run as one batch.
 - ``errors``: StorageError and its subclasses, one per HTTP status.
 - ``limits``: the size and work limits, and parsing an upload within them.
 - ``summary``: storing chunks and the document row's summary of them.

@@ -11,6 +11,7 @@ commit, ``notify_update`` pushes the new changes to the document's sockets, and
 
 import logging
 import time
+from typing import NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -20,13 +21,14 @@ from django.db import transaction
 from .. import engine, memory
 from ..models import Chunk, Document, RetiredDocId, validate_doc_id
 from ..ratelimit import quotas
-from . import compaction
+from . import compaction, group_commit
 from .errors import (
     EngineBusy,
     Gone,
     HistoryConflict,
     InvalidDocId,
     MissingDependencies,
+    StorageError,
     Unloadable,
     ViewOnly,
     database_available,
@@ -37,6 +39,12 @@ from .results import StoredDocument, WriteResult
 from .summary import append_changes, etag_of, replace_chunks
 
 logger = logging.getLogger("todos.storage")
+
+# Uploads applied together by the engine hold at most this many bytes and ops in
+# all: a batch of edits, never a batch of uploads each near the limits, whose one
+# engine call would take as long as all of theirs.
+TOGETHER_MAX_BYTES = 256 * 1024
+TOGETHER_MAX_OPS = 20_000
 
 
 def check_doc_id(doc_id):
@@ -84,6 +92,10 @@ def write_document(doc_id, body, sender=None, client=None):
     get the new changes, and a document whose stored chunks pass
     ``TODOS_COMPACT_AFTER_CHUNKS`` is compacted.
 
+    Concurrent writes to one document in this process are committed together
+    (``group_commit``, ``write_batch``), each still checked and answered on its
+    own: a refused upload does not fail the others.
+
     ``client`` is the writer's address, for the per-address quotas
     (``todos.ratelimit.quotas``): a write that would create a document over
     ``TODOS_CREATE_RATE_LIMIT``, or store more than ``TODOS_MAX_CLIENT_BYTES``
@@ -92,48 +104,144 @@ def write_document(doc_id, body, sender=None, client=None):
     check_doc_id(doc_id)
     try:
         with quotas.bytes_reserved(client, len(body)) as reservation:
-            result = _write(doc_id, body, sender, client)
+            upload = prepare_upload(body, sender, client)
+            result = group_commit.submit(doc_id, upload, write_batch)
             if result.changed:
                 reservation.keep()
         return result
     finally:
-        # The parse of a large upload is freed by now (it lived in _write's frame).
+        # A large upload's parse is freed by now (it lived in prepare_upload).
         memory.release_after(len(body))
 
 
-def _write(doc_id, body, sender, client):
+class Upload(NamedTuple):
+    """A parsed upload waiting to be written: its bytes and who sent it.
+
+    ``uploaded``: the hashes of the changes it holds (its change chunks, the
+    heads of its document chunks); ``saves``: whether it holds a document chunk;
+    ``ops``: the ops its chunks declare.
+    """
+
+    body: bytes
+    uploaded: tuple
+    saves: bool
+    ops: int
+    sender: str | None
+    client: str | None
+
+
+def prepare_upload(body, sender=None, client=None):
+    """Parse ``body`` within the cheap limits into an Upload (BadUpload, TooLarge)."""
     chunks = parse_upload(body)
-    uploaded = [hash_ for chunk in chunks for hash_ in _holds(chunk)]
+    uploaded = tuple(hash_ for chunk in chunks for hash_ in _holds(chunk))
     saves = any(chunk.kind == "document" for chunk in chunks)
-    with database_available(), one_writer(), transaction.atomic():
-        document = lock_document(doc_id)
-        if not document.chunk_count:
-            # A first write creates the list; refusing it rolls back the row.
-            quotas.check_create(client)
-        # A save replaces what is stored with the engine's save of the result,
-        # so overlapping saves are never kept side by side.
-        replace = saves or not document.chunk_count
-        applied = apply_upload(document, body, want_save=replace, uploaded=uploaded)
-        if not applied.changes and (document.chunk_count or not saves):
-            return result_of(document, changed=False)
-        if not applied.changes:
-            # A save of a document with no changes yet (Automerge.init()):
-            # keep it, so the list exists and GET returns bytes that load.
-            replace_chunks(document, body, applied)
-        elif replace:
-            replace_chunks(document, applied.saved, applied)
-        else:
-            append_changes(document, applied)
-        result = result_of(document, changed=True, applied=applied)
-        transaction.on_commit(lambda: notify_update(result, sender))
-        if document.chunk_count > settings.TODOS_COMPACT_AFTER_CHUNKS:
-            transaction.on_commit(lambda: compaction.request(doc_id))
-    return result
+    ops = sum(chunk.op_count for chunk in chunks)
+    return Upload(body, uploaded, saves, ops, sender, client)
 
 
 def _holds(chunk):
     """Hashes of changes ``chunk`` holds: its own, or a document's heads."""
     return (chunk.hash,) if chunk.kind == "change" else chunk.heads
+
+
+def write_batch(doc_id, uploads):
+    """Write ``uploads`` to ``doc_id`` in one transaction; one outcome per upload.
+
+    An outcome is the upload's WriteResult or the StorageError that refused it.
+    Several uploads of changes only (the usual case: incremental edits) are
+    first applied by the engine together, as one upload, and stored as one
+    chunk; if the engine refuses that, each is applied on its own, in a
+    savepoint, so that a refused upload leaves the others' writes standing.
+    """
+    with database_available(), one_writer(), transaction.atomic():
+        document = lock_document(doc_id)
+        if len(uploads) == 1:
+            return [_write(document, uploads[0])]
+        outcomes = None
+        if document.chunk_count and not any(upload.saves for upload in uploads):
+            outcomes = _write_together(document, uploads)
+        if outcomes is None:
+            outcomes = [_write_alone(document, upload) for upload in uploads]
+        if not document.chunk_count:
+            # Every first write was refused: leave no empty row behind, as a lone
+            # refused first write does.
+            transaction.set_rollback(True)
+    return outcomes
+
+
+def _write(document, upload):
+    if not document.chunk_count:
+        # A first write creates the list; refusing it rolls back the row.
+        quotas.check_create(upload.client)
+    # A save replaces what is stored with the engine's save of the result,
+    # so overlapping saves are never kept side by side.
+    replace = upload.saves or not document.chunk_count
+    applied = apply_upload(
+        document, upload.body, want_save=replace, uploaded=upload.uploaded
+    )
+    if not applied.changes and (document.chunk_count or not upload.saves):
+        return result_of(document, changed=False)
+    if not applied.changes:
+        # A save of a document with no changes yet (Automerge.init()):
+        # keep it, so the list exists and GET returns bytes that load.
+        replace_chunks(document, upload.body, applied)
+    elif replace:
+        replace_chunks(document, applied.saved, applied)
+    else:
+        append_changes(document, applied)
+    return _stored(document, applied, upload.sender)
+
+
+def _stored(document, applied, sender):
+    """The result of a write that stored ``applied``; push it after the commit."""
+    result = result_of(document, changed=True, applied=applied)
+    transaction.on_commit(lambda: notify_update(result, sender))
+    if document.chunk_count > settings.TODOS_COMPACT_AFTER_CHUNKS:
+        transaction.on_commit(lambda: compaction.request(document.doc_id))
+    return result
+
+
+def _write_alone(document, upload):
+    """One upload of a batch, in a savepoint: its result, or what refused it."""
+    try:
+        with transaction.atomic():
+            return _write(document, upload)
+    except StorageError as exc:
+        # The savepoint undid the row; the object may hold the refused write.
+        document.refresh_from_db()
+        return exc
+
+
+def _write_together(document, uploads):
+    """Apply change-only ``uploads`` as one: their results, or None if refused."""
+    body = b"".join(upload.body for upload in uploads)
+    if (
+        len(body) > TOGETHER_MAX_BYTES
+        or sum(upload.ops for upload in uploads) > TOGETHER_MAX_OPS
+    ):
+        return None
+    uploaded = [hash_ for upload in uploads for hash_ in upload.uploaded]
+    try:
+        with transaction.atomic():
+            applied = apply_upload(document, body, uploaded=uploaded)
+            if applied.changes:
+                append_changes(document, applied)
+    except EngineBusy:
+        raise  # each on its own would wait as long again: all of them get 503
+    except StorageError:
+        # One of them is refused: find which by applying each on its own.
+        document.refresh_from_db()
+        return None
+    outcomes = []
+    for upload in uploads:
+        held = {hash_.hex() for hash_ in upload.uploaded}
+        mine = [change for change in applied.changes if change.hash in held]
+        if mine:
+            own = engine.Applied(applied.heads, mine)
+            outcomes.append(_stored(document, own, upload.sender))
+        else:
+            outcomes.append(result_of(document, changed=False))
+    return outcomes
 
 
 def apply_upload(document, body, want_save=False, uploaded=()):
@@ -232,13 +340,14 @@ def notify_update(result, sender=None):
 
 def lock_document(doc_id):
     """Fetch (creating if needed) and lock the document row for this transaction."""
-    locked = Document.objects.select_for_update()
-    document = locked.filter(doc_id=doc_id).first()
-    if document is None:
+    locked = Document.objects.select_for_update().filter(doc_id=doc_id)
+    # Not .first(): its ORDER BY costs a write more to build than the query takes.
+    rows = list(locked[:1])
+    if not rows:
         refuse_new_document(doc_id)
         Document.objects.get_or_create(doc_id=doc_id)
-        document = locked.get(doc_id=doc_id)
-    return document
+        rows = list(locked)
+    return rows[0]
 
 
 def refuse_retired(doc_id):
