@@ -26,9 +26,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """Headless Chromium for the whole session."""
+    """Headless Chromium for the browser tests, closed when they are done.
+
+    Package scope, not session: while Playwright's sync API is open, the main thread
+    counts as running an event loop, so every later test that runs one there
+    (asyncio.run, pytest-asyncio) would fail with "cannot be called from a running
+    event loop".
+    """
     if not CHROMIUM.exists():
         reason = f"Chromium is not installed at {CHROMIUM}: apt-get install chromium"
         if services.required():
