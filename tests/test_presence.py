@@ -325,3 +325,19 @@ async def test_a_reconnected_layer_makes_each_socket_announce_join_again():
     assert event["kind"] == "join"
     await alice.disconnect()
     assert (await layer.receive(channel))["kind"] == "leave"
+
+
+@pytestmark_db
+async def test_a_viewer_following_a_rotated_list_is_counted_under_the_new_id():
+    token = await make_view_link(DOC)
+    viewer = await connect(f"/ws/shared/{token}")
+    await seen(viewer, 0)
+
+    new_id = await database_sync_to_async(capabilities.rotate_edit_id)(DOC)
+    assert await presence(viewer) == []  # the old list's group is left
+    alice = await connect(f"/ws/docs/{new_id}")
+
+    assert len(await seen(alice, 1)) == 1
+    assert len(await seen(viewer, 1)) == 1
+    await alice.disconnect()
+    await viewer.disconnect()

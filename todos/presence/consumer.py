@@ -49,19 +49,29 @@ class PresenceMixin:
 
     presence_read_only = False
 
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; whatever ends it, its heartbeat ends too."""
+        try:
+            return await super().__call__(scope, receive, send)
+        finally:
+            if hasattr(self, "heartbeat"):
+                self.heartbeat.cancel()
+
     async def presence_join(self, doc_id):
         """Join ``doc_id``'s presence, announce this socket, start the heartbeat."""
         self.presence_doc = doc_id
         self.peer_id = secrets.token_urlsafe(9)
         self.peers = Peers()
         self.editing = None
-        self.client_speaks = False
+        # A viewer following a rotated list joins again: its client still speaks.
+        self.client_speaks = getattr(self, "client_speaks", False)
         self.client_heard = time.monotonic()
-        self.frame_bucket = frames.FrameBucket()
+        self.frame_bucket = getattr(self, "frame_bucket", frames.FrameBucket())
         self.timeout = timeout_seconds()
         await self.channel_layer.group_add(presence_group(doc_id), self.channel_name)
         self.announced = True
         await self.announce("join")
+        await self.send_presence()
         self.heartbeat = asyncio.create_task(self.beat())
 
     async def presence_leave(self):
