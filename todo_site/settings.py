@@ -255,6 +255,9 @@ TODOS_COMPACT_AFTER_CHUNKS = int(os.environ.get("TODOS_COMPACT_AFTER_CHUNKS", "3
 # Compact in a background thread of each server process; the unit tests turn it
 # off, so a compaction runs at once, in the thread and transaction of the test.
 TODOS_COMPACT_IN_BACKGROUND = True
+# Presence (todos/presence/): a socket whose process died, or whose tab vanished
+# without closing it, disappears from the others' view within this many seconds.
+TODOS_PRESENCE_TIMEOUT = env_number("TODOS_PRESENCE_TIMEOUT", float, "30") or 30.0
 # Per client address (todos/ratelimit/): writes ("300/s", "1000/m"), new documents
 # ("50/h") and bytes stored per UTC day; empty or 0: no limit.
 TODOS_WRITE_RATE_LIMIT = os.environ.get("TODOS_WRITE_RATE_LIMIT", "")

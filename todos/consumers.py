@@ -17,6 +17,9 @@ its editors' sockets get ``{"type": "moved", "doc_id": new}`` and are closed
 document and every push, but each binary frame is answered with a 403 error
 frame and nothing is stored. When the link is turned off, its sockets get
 ``{"type": "revoked", "status": 404, "error": ...}`` and are closed (4404).
+
+Text frames are presence (``todos/presence/``): each socket is announced to the
+list's other sockets, which are told who else is here and what item they edit.
 """
 
 import json
@@ -28,13 +31,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from todo_site import metrics
 
 from . import capabilities, ratelimit, storage, writelog
+from .presence.consumer import PresenceMixin
 from .sharing import NO_VIEW_LINK, VIEW_ONLY
 
 MOVED_CLOSE_CODE = 4410
 REVOKED_CLOSE_CODE = 4404
 
 
-class DocumentConsumer(AsyncWebsocketConsumer):
+class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
     """One socket open on one document."""
 
     async def connect(self):
@@ -51,6 +55,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         metrics.OPEN_SOCKETS.inc()
         self.counted = True
         await self.send_stored()
+        await self.presence_join(self.doc_id)
 
     async def send_stored(self):
         """Send the stored document as one binary frame (nothing if none yet)."""
@@ -71,14 +76,17 @@ class DocumentConsumer(AsyncWebsocketConsumer):
         """The channel layer lost Redis and is back (todo_site/channel_layer.py).
 
         This socket is in its group again, but pushes sent meanwhile were lost:
-        send the stored document, which the client merges like any push.
+        send the stored document, which the client merges like any push, and
+        announce this socket's presence again.
         """
         await self.send_stored()
+        await self.presence_rejoin()
 
     async def disconnect(self, code):
         if getattr(self, "counted", False):
             metrics.OPEN_SOCKETS.dec()
             self.counted = False
+        await self.presence_leave()
         if hasattr(self, "group"):
             await self.leave_groups()
 
@@ -95,10 +103,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is None:
-            await self.send_error(
-                "Text frames are not understood here: send Automerge bytes "
-                "(Automerge.save or saveIncremental output) as a binary frame."
-            )
+            await self.presence_receive(text_data)
             return
         started = time.perf_counter()
         status, result = await self.merge_frame(bytes_data)
@@ -166,7 +171,12 @@ class DocumentConsumer(AsyncWebsocketConsumer):
 
 
 class SharedDocumentConsumer(DocumentConsumer):
-    """One socket open on a list by its view-only token: reads, never writes."""
+    """One socket open on a list by its view-only token: reads, never writes.
+
+    Its presence counts, but it cannot announce editing an item (403).
+    """
+
+    presence_read_only = True
 
     async def connect(self):
         self.token = self.scope["url_route"]["kwargs"]["token"]
@@ -185,15 +195,20 @@ class SharedDocumentConsumer(DocumentConsumer):
         await self.open_document()
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Refuse every frame: this socket holds a view-only capability."""
+        """Refuse every upload: this socket holds a view-only capability."""
+        if bytes_data is None:
+            await self.presence_receive(text_data)
+            return
         await self.send_error(VIEW_ONLY, status=403)
 
     async def doc_moved(self, event):
         """The list moved to a new edit id: follow it without telling the viewer."""
         await self.leave_groups()
+        await self.presence_leave()
         self.doc_id = event["doc_id"]
         self.group = storage.group_name(self.doc_id)
         await self.join_groups()
+        await self.presence_join(self.doc_id)
 
     async def view_revoked(self, event):
         """A view-only link was turned off: if it is this one, say so and close."""

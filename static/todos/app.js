@@ -1,7 +1,7 @@
 /**
  * Wires the app together: Automerge, the store, the view, the controller, the
- * network, the lists menu, the share control and the offline shell. No logic of
- * its own lives here.
+ * network, presence, the lists menu, the share control and the offline shell.
+ * No logic of its own lives here.
  */
 
 // Automerge's slim entry, by its static path (todos/ and vendor/ share the static
@@ -15,6 +15,8 @@ import { HistoryPanel } from './history_panel.js';
 import { RecentLists, docIdFromPath, listPath, newListId } from './lists.js';
 import { enableOffline } from './offline.js';
 import { openStorage } from './persistence.js';
+import { Presence } from './presence.js';
+import { PresenceView } from './presence_view.js';
 import { SharePanel, ShareLinks } from './share.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
@@ -61,6 +63,11 @@ async function main() {
 		wsBase: base.href.replace(/^http/, 'ws'),
 	});
 	sync.onStatus((status) => view.showSyncStatus(status));
+	const presence = new Presence({ send: (frame) => sync.sendPresence(frame) });
+	const presenceView = new PresenceView();
+	sync.onPresence((event) => presence.received(event));
+	presence.onChange((state) => presenceView.show(state));
+	presenceView.bindOwnEditing((id) => presence.setEditing(id));
 
 	view.bindShare(async () => {
 		const url = new URL(pathOf(docId), location.href).href;
@@ -123,6 +130,7 @@ async function main() {
 		if (document.visibilityState === 'visible') {
 			cameToFront();
 			sync.retry();
+			presence.announce(); // a hidden tab's heartbeats may have been throttled
 		}
 	});
 
@@ -130,7 +138,7 @@ async function main() {
 	view.ready();
 	sync.start();
 	document.documentElement.dataset.ready = 'true';
-	window.todos = { store, sync, todos, historyPanel };
+	window.todos = { store, sync, todos, historyPanel, presence };
 
 	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {

@@ -24,6 +24,10 @@
  * (`{type: 'moved', doc_id}`), its view-only link was turned off
  * (`{type: 'revoked', status: 404, error}`), or the server answers one of
  * `endStatuses` (`{type: 'error', status, error}`). Then the connection stops.
+ * A fifth, `presence(event)`, hears `{type: 'open'}` and `{type: 'closed'}` as
+ * the socket opens and closes, and the server's presence frames
+ * (`{type: 'presence', others, timeout}`, and errors with `about: 'presence'`);
+ * `sendJSON` sends presence.js's frames.
  */
 
 import { Timers } from './timers.js';
@@ -101,6 +105,7 @@ export class Connection {
 			this.ws.close();
 			this.ws = null;
 			this.wsOpen = false;
+			this.hooks.presence?.({ type: 'closed' });
 		}
 		this.failPending(new NetworkError('The connection was stopped.'));
 	}
@@ -125,6 +130,15 @@ export class Connection {
 	wentOffline() {
 		this.online = false;
 		this.hooks.changed();
+	}
+
+	/** Send `message` as a JSON text frame if the socket is open; true if it was sent. */
+	sendJSON(message) {
+		if (!this.wsOpen) {
+			return false;
+		}
+		this.ws.send(JSON.stringify(message));
+		return true;
 	}
 
 	/**
@@ -262,12 +276,16 @@ export class Connection {
 		this.timers.clear('retry');
 		this.hooks.changed();
 		this.hooks.reachable(true);
+		this.hooks.presence?.({ type: 'open' });
 	}
 
 	closed() {
 		const wasOpen = this.wsOpen;
 		this.ws = null;
 		this.wsOpen = false;
+		if (wasOpen) {
+			this.hooks.presence?.({ type: 'closed' });
+		}
 		this.failPending(new NetworkError('The connection to the server closed.'));
 		if (this.stopped) {
 			return;
@@ -320,7 +338,9 @@ export class Connection {
 		} catch {
 			return;
 		}
-		if (message.type === 'ack') {
+		if (message.type === 'presence' || message.about === 'presence') {
+			this.hooks.presence?.(message);
+		} else if (message.type === 'ack') {
 			this.settlePending((pending) => pending.resolve(message));
 		} else if (ENDING_FRAMES.includes(message.type) || (message.type === 'error' && !this.pending && this.endStatuses.includes(message.status))) {
 			this.end(message);

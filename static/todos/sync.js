@@ -75,11 +75,13 @@ export class Sync {
 				updated: (frame) => this.serverUpdated(frame),
 				reachable: (bySocket) => this.reachable(bySocket),
 				changed: () => this.emit(),
+				presence: (event) => this.presenceListeners.forEach((listener) => listener(event)),
 			},
 		});
 		this.serverHas = store.getMeta(SERVER_HEADS) || null;
 		this.listeners = new Set();
 		this.endListeners = new Set();
+		this.presenceListeners = new Set();
 		this.timers = new Timers();
 		this.error = null;
 		this.busy = false;
@@ -344,6 +346,17 @@ export class Sync {
 				this.connection.pull(true);
 			}
 		});
+	}
+
+	/** Call `listener(event)` for the socket's presence events (connection.js's `presence` hook). */
+	onPresence(listener) {
+		this.presenceListeners.add(listener);
+		return () => this.presenceListeners.delete(listener);
+	}
+
+	/** Send a presence frame over the socket; false if it is not open. */
+	sendPresence(message) {
+		return this.connection.sendJSON(message);
 	}
 
 	/** Call `listener(message)` when this address stops working for good (see connection.js). */

@@ -1,6 +1,7 @@
 /**
  * Wires the read-only app of a view-only link (`/view/<token>/`): the store, a
- * read-only view and controller, a read-only sync and the offline shell.
+ * read-only view and controller, a read-only sync, presence (counted, never
+ * editing) and the offline shell.
  *
  * The page knows the list only by its view-only token: this browser keeps its
  * copy under `view:<token>` (never the edit id, which it does not know), syncs
@@ -14,6 +15,8 @@ import { todoDocument } from './doc.js';
 import { RecentLists, listPath, newListId, viewTokenFromPath } from './lists.js';
 import { VIEW_SHELL_KEY, enableOffline } from './offline.js';
 import { openStorage } from './persistence.js';
+import { Presence } from './presence.js';
+import { PresenceView } from './presence_view.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
 import { View } from './view.js';
@@ -46,6 +49,10 @@ async function main() {
 		wsBase: base.href.replace(/^http/, 'ws'),
 	});
 	sync.onStatus((status) => view.showSyncStatus(status));
+	const presence = new Presence({ send: (frame) => sync.sendPresence(frame) });
+	const presenceView = new PresenceView();
+	sync.onPresence((event) => presence.received(event));
+	presence.onChange((state) => presenceView.show(state));
 
 	const pathOf = (id) => listPath(root, id);
 	view.bindNewList(() => location.assign(pathOf(newListId())));
@@ -53,13 +60,18 @@ async function main() {
 	window.addEventListener('hashchange', () => controller.setRoute(location.hash));
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());
-	document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && sync.retry());
+	document.addEventListener('visibilitychange', () => {
+		if (document.visibilityState === 'visible') {
+			sync.retry();
+			presence.announce();
+		}
+	});
 
 	controller.setRoute(location.hash);
 	view.ready();
 	sync.start();
 	document.documentElement.dataset.ready = 'true';
-	window.todos = { store, sync, todos };
+	window.todos = { store, sync, todos, presence };
 
 	enableOffline(swUrl, staticUrl, root, aboutUrl, VIEW_SHELL_KEY).then(
 		(enabled) => {

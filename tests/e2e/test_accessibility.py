@@ -123,3 +123,23 @@ def test_a_view_only_list(app):
     app.expect_synced_items(["milk", "eggs"])
 
     assert serious(app.page) == []
+
+
+def test_others_here_and_an_item_edited_elsewhere(app, browser):
+    app.add("milk", "eggs")
+    app.expect_saved()
+    other = browser.new_context(viewport={"width": 900, "height": 800})
+    try:
+        bob = TodoApp(other.new_page()).open(app.url)
+        bob.expect_synced_items(["milk", "eggs"])
+        bob.start_edit("eggs")
+        expect(app.page.locator("p.presence")).to_have_text(
+            "1 other here", timeout=SYNC_TIMEOUT_MS
+        )
+        expect(app.item("eggs").locator(".elsewhere-note")).to_have_count(
+            1, timeout=SYNC_TIMEOUT_MS
+        )
+
+        assert serious(app.page) == []
+    finally:
+        other.close()
