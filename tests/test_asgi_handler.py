@@ -5,9 +5,9 @@ import threading
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django.core.handlers import asgi
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.core.handlers import asgi
 from django.utils.deprecation import MiddlewareMixin
 
 from todo_site.asgi_handler import ASGIHandler

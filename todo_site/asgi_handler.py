@@ -110,9 +110,7 @@ class ASGIHandler(asgi.ASGIHandler):
     async def _answer(self, scope, body_file, send):
         abandoned = threading.Event()
         try:
-            response = await in_request_thread(
-                self._serve, scope, body_file, abandoned
-            )
+            response = await in_request_thread(self._serve, scope, body_file, abandoned)
         except asyncio.CancelledError:
             abandoned.set()
             raise
