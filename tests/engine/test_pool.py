@@ -62,7 +62,7 @@ def test_engine_processes_end_when_their_server_is_killed(tmp_path):
         "from todos.engine.pool import Pool\n"
         "pool = Pool(workers=1)\n"
         "pool.call('doc', 'apply', [], b'', b'', False)\n"
-        "print(list(pool._executors[0]._processes), flush=True)\n"
+        "print(pool.pids(), flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     done = subprocess.run(
