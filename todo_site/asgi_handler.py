@@ -94,18 +94,19 @@ class ASGIHandler(asgi.ASGIHandler):
         set_script_prefix(asgi.get_script_prefix(scope))
         serving = asyncio.create_task(self._answer(scope, body_file, send))
         listening = asyncio.create_task(self.listen_for_disconnect(receive))
-        await asyncio.wait([listening, serving], return_when=asyncio.FIRST_COMPLETED)
-        for task in (listening, serving):
-            if not task.done():
-                task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, RequestAborted):
-                pass
-            except AssertionError:
-                body_file.close()
-                raise
-        body_file.close()
+        try:
+            await asyncio.wait(
+                [listening, serving], return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in (listening, serving):
+                if not task.done():
+                    task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, RequestAborted):
+                    pass
+        finally:
+            body_file.close()
 
     async def _answer(self, scope, body_file, send):
         abandoned = threading.Event()

@@ -112,13 +112,21 @@ class Pool:
                 self._engines[slot] = None
         engine.kill()
 
-    def shutdown(self):
-        """Stop every engine process."""
+    def shutdown(self, wait=5.0):
+        """Stop every engine process, after its call if that ends within ``wait``."""
         with self._lock:
             engines, self._engines = self._engines, [None] * self.size
-        for engine in engines:
-            if engine is not None:
-                engine.stop()
+        for turn, engine in zip(self._turns, engines, strict=True):
+            if engine is None:
+                continue
+            # Holding the turn, no caller is writing to the pipe meanwhile.
+            if turn.acquire(timeout=wait):
+                try:
+                    engine.stop(wait)
+                finally:
+                    turn.release()
+            else:
+                engine.kill()
 
 
 class _Engine:
