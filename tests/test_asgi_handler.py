@@ -165,3 +165,19 @@ async def test_a_streamed_response_is_sent_whole_then_closed_in_a_kept_thread():
     assert status == 200 and b"self.addEventListener" in body
     assert len(threads.finished) == 1
     assert threads.finished[0][0] != threading.get_ident()
+
+
+async def test_a_request_whose_client_leaves_is_still_finished_in_its_thread():
+    handler = ASGIHandler()
+    with SignalThreads() as threads:
+        communicator = ApplicationCommunicator(handler, http_scope("/sw.js"))
+        await communicator.send_input({"type": "http.request", "body": b""})
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(5)
+        for _ in range(100):
+            if threads.finished:
+                break
+            await asyncio.sleep(IDLE_SECONDS)
+
+    assert len(threads.started) == len(threads.finished) == 1
+    assert threads.finished[0][0] == threads.started[0]

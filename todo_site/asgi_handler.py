@@ -24,9 +24,8 @@ younger than ``CONN_MAX_AGE`` (SQLite here keeps it; with PostgreSQL's pool
 response is closed after it is sent, in the pool too.
 
 A request whose client disconnects is abandoned by the event loop as in
-Django's handler; its thread still finishes the view and closes the response
-(a streamed one too, unless the disconnect comes in the instant between the
-view's return and the thread's last check).
+Django's handler; its thread still finishes the view, and the response is
+closed, a streamed one included (``_Handoff``).
 """
 
 import asyncio
@@ -109,11 +108,11 @@ class ASGIHandler(asgi.ASGIHandler):
             body_file.close()
 
     async def _answer(self, scope, body_file, send):
-        abandoned = threading.Event()
+        handoff = _Handoff()
         try:
-            response = await in_request_thread(self._serve, scope, body_file, abandoned)
+            response = await in_request_thread(self._serve, scope, body_file, handoff)
         except asyncio.CancelledError:
-            abandoned.set()
+            handoff.abandon()
             raise
         try:
             await self.send_response(response, send)
@@ -123,7 +122,7 @@ class ASGIHandler(asgi.ASGIHandler):
             if response.streaming:
                 await in_request_thread(response.close)
 
-    def _serve(self, scope, body_file, abandoned):
+    def _serve(self, scope, body_file, handoff):
         """Run in a kept thread: a request's whole Django side but the sending."""
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
@@ -132,6 +131,35 @@ class ASGIHandler(asgi.ASGIHandler):
             response._handler_class = self.__class__
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
-        if not response.streaming or abandoned.is_set():
+        if not response.streaming or not handoff.hand(response):
             response.close()
         return response
+
+
+class _Handoff:
+    """A streamed response passed from its thread to the event loop, which may leave.
+
+    Whichever comes second closes the response: the thread, if the event loop
+    has abandoned the request, or the event loop, when it abandons a request
+    whose response was handed over but not yet sent (it was cancelled while
+    waiting for the thread's result).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._response = None
+
+    def hand(self, response):
+        """Pass ``response`` on; False if nobody will take it (close it yourself)."""
+        with self._lock:
+            self._response = response
+            return not self._abandoned
+
+    def abandon(self):
+        """The event loop will not send the response: close one already handed."""
+        with self._lock:
+            self._abandoned = True
+            response, self._response = self._response, None
+        if response is not None:
+            request_threads().submit(response.close)
