@@ -5,9 +5,12 @@ Runs ``tests/node/race_clients.mjs --clients 8 --rounds 25 --mode incremental
 file (DEBUG off, as ``benchmarks/write_latency.py`` runs it) and, alternately,
 ``--mode save`` against the tutorial's overwriting file server
 (``benchmarks/tutorial_server.mjs`` without ``--merge``), ``--pairs`` times, each
-race on a new document. Prints each run's writes/s (uploads ÷ race seconds) and
-how many of the 200 edits the final document lacks, then the medians and the
-ratio ours ÷ naive.
+race on a new document. Prints each run's writes/s (uploads ÷ race seconds),
+how many of the 200 edits the final document lacks, and for our servers the CPU
+time (user + system, from ``/proc``) that the Daphne process and its engine
+processes spent per write during the race; then the medians, ranges and the
+ratio ours ÷ naive. Each server first runs one race that is not counted (it
+starts the engine processes).
 
 ``--server-root DIR`` runs Daphne from another checkout (its code, this venv),
 so that a before/after pair can alternate in one session: give it twice
@@ -16,6 +19,7 @@ so that a before/after pair can alternate in one session: give it twice
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -102,6 +106,37 @@ def naive_server(workdir):
     return server, port, f"http://127.0.0.1:{port}/"
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds process ``pid`` has used (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    """The ids of ``pid``'s child processes (its engine processes, for Daphne)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if parent == pid:
+            found.append(int(entry))
+    return found
+
+
+def cpu_of(pid):
+    """(CPU seconds of ``pid``, CPU seconds of its children) so far."""
+    return cpu_seconds(pid), sum(cpu_seconds(child) for child in children(pid))
+
+
 def race(url, mode):
     """One race of CLIENTS × ROUNDS; (writes/s, edits lost, statuses)."""
     args = ["--urls", url, "--doc", f"bench-{secrets.token_hex(4)}"]
@@ -140,26 +175,56 @@ def main():
         naive_dir.mkdir()
         process, port, url = naive_server(naive_dir)
         servers.append(("naive", "save", stack.enter_context(process), port, url))
-        for _, _, process, port, _ in servers:
+        for _, mode, process, port, url in servers:
             live.wait_for_port(port, process=process.process)
+            # Not counted: starts the engine processes and warms the caches.
+            race(url, mode)
         figures = {name: [] for name, *_ in servers}
+        cpu = {name: [] for name, *_ in servers if name != "naive"}
         for pair in range(args.pairs):
             # Rotate the order so that no side always runs first.
             turn = servers[pair % len(servers) :] + servers[: pair % len(servers)]
-            for name, mode, _, _, url in turn:
+            for name, mode, process, _, url in turn:
+                before = cpu_of(process.process.pid)
                 rate, lost, statuses = race(url, mode)
+                after = cpu_of(process.process.pid)
                 figures[name].append((rate, lost))
-                print(
+                line = (
                     f"pair {pair + 1} {name}: {rate:.1f} writes/s, "
-                    f"{lost} of {CLIENTS * ROUNDS} edits lost, {statuses}",
-                    flush=True,
+                    f"{lost} of {CLIENTS * ROUNDS} edits lost, {statuses}"
                 )
+                if name in cpu:
+                    spent = [b - a for a, b in zip(before, after, strict=True)]
+                    daphne, engines = (s * 1000 / (CLIENTS * ROUNDS) for s in spent)
+                    cpu[name].append((daphne, engines))
+                    line += f", CPU per write: Daphne {daphne:.2f} ms"
+                    line += f", engines {engines:.2f} ms"
+                print(line, flush=True)
+        print(f"load average at the end: {os.getloadavg()}")
+    report(figures, cpu)
+
+
+def report(figures, cpu):
+    """Print each side's medians and ranges, and the ratios to the naive server."""
     medians = {
         name: statistics.median(r for r, _ in runs) for name, runs in figures.items()
     }
     for name, runs in figures.items():
+        rates = [rate for rate, _ in runs]
         lost = [lost for _, lost in runs]
-        print(f"{name}: median {medians[name]:.1f} writes/s, lost {lost}")
+        print(
+            f"{name}: median {medians[name]:.1f} writes/s "
+            f"({min(rates):.1f}–{max(rates):.1f}), lost {lost}"
+        )
+        if name in cpu:
+            daphne = [d for d, _ in cpu[name]]
+            engines = [e for _, e in cpu[name]]
+            print(
+                f"  CPU per write: Daphne median {statistics.median(daphne):.2f} ms "
+                f"({min(daphne):.2f}–{max(daphne):.2f}), engines median "
+                f"{statistics.median(engines):.2f} ms "
+                f"({min(engines):.2f}–{max(engines):.2f})"
+            )
     for name in medians:
         if name != "naive":
             print(f"{name} ÷ naive: {medians[name] / medians['naive']:.2f}")

@@ -39,6 +39,16 @@ def compact_in_the_test(settings):
     settings.TODOS_COMPACT_IN_BACKGROUND = False
 
 
+@pytest.fixture(autouse=True)
+def no_kept_request_threads():
+    """End the kept request threads (todo_site/asgi_handler.py) after each test,
+    with the database connections they hold: a later test may not allow them."""
+    yield
+    from todo_site import asgi_handler
+
+    asgi_handler.stop_request_threads()
+
+
 @pytest.fixture(scope="session")
 def postgres_url():
     """The PostgreSQL server URL for multi-process tests."""

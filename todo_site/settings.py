@@ -123,9 +123,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Keep a thread's connection open between its calls instead of opening the
     # file and setting it up each time (a sixth of a small write's time): the
-    # WebSocket consumer's database calls share one thread. (Django gives each
-    # HTTP request a thread of its own, so HTTP requests still open one each.)
-    # A broken connection is replaced.
+    # WebSocket consumer's database calls share one thread, and HTTP requests
+    # run in kept threads (todo_site/asgi_handler.py). A broken connection is
+    # replaced.
     DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"] = {
@@ -238,6 +238,10 @@ TODOS_MAX_DOCUMENT_BYTES = int(
     os.environ.get("TODOS_MAX_DOCUMENT_BYTES", str(16 * 1024 * 1024))
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = TODOS_MAX_DOCUMENT_BYTES
+# HTTP requests are served in a pool of this many kept threads per process
+# (todo_site/asgi_handler.py); more concurrent requests wait for a free one.
+TODOS_REQUEST_THREADS = env_number("TODOS_REQUEST_THREADS", int, "64") or 64
+
 # The engine (real Automerge, todos/engine/): processes that check, apply, compact
 # and decode documents, each with a warm copy of up to ENGINE_CACHE_DOCS lists
 # a call that takes longer than ENGINE_TIMEOUT seconds costs its process.

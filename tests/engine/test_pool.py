@@ -1,12 +1,17 @@
 """Engine processes: calls run elsewhere, and a stuck or dead one is replaced."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from automerge.core import ROOT as ROOT_MAP
+from automerge.core import Document, ScalarType
 
 from tests import automerge_node
 from todos.engine import pool as engine_pool
@@ -47,6 +52,47 @@ def test_a_call_past_the_time_limit_costs_its_process_and_the_next_call_works(po
     assert pool.call("doc", "apply", [], b"", b"", False)[0] == "applied"
 
 
+def test_a_dead_process_costs_one_call_and_the_next_call_works(pool):
+    pool.call("doc", "apply", [], b"", b"", False)
+    (pid,) = pool.pids()
+    os.kill(pid, signal.SIGKILL)
+
+    with pytest.raises(engine_pool.EngineUnavailable, match="process stopped"):
+        pool.call("doc", "apply", [], b"", b"", False)
+
+    assert pool.call("doc", "apply", [], b"", b"", False)[0] == "applied"
+    assert pool.pids() != [pid]
+
+
+def test_an_error_raised_in_the_engine_process_reaches_the_caller(pool):
+    with pytest.raises(AttributeError, match="no_such_function"):
+        pool.call("doc", "no_such_function")
+
+    assert pool.call("doc", "apply", [], b"", b"", False)[0] == "applied"
+
+
+def test_calls_from_many_threads_each_get_their_own_answer(pool):
+    documents = [small_document(number) for number in range(40)]
+
+    def ask(number):
+        return pool.call(f"doc-{number}", "save", [], documents[number])
+
+    with ThreadPoolExecutor(8) as threads:
+        answers = list(threads.map(ask, range(40)))
+
+    for document, (outcome, saved) in zip(documents, answers, strict=True):
+        assert outcome == "saved"
+        assert Document.load(saved).get_heads() == Document.load(document).get_heads()
+
+
+def small_document(number):
+    """The save() of a document holding ``number``."""
+    document = Document()
+    with document.transaction() as change:
+        change.put(ROOT_MAP, "number", ScalarType.Int, number)
+    return document.save()
+
+
 def test_documents_keep_to_one_process():
     engines = engine_pool.Pool(workers=3)
     slots = {engines.slot_of(f"list-{i}") for i in range(30)}
@@ -62,7 +108,7 @@ def test_engine_processes_end_when_their_server_is_killed(tmp_path):
         "from todos.engine.pool import Pool\n"
         "pool = Pool(workers=1)\n"
         "pool.call('doc', 'apply', [], b'', b'', False)\n"
-        "print(list(pool._executors[0]._processes), flush=True)\n"
+        "print(pool.pids(), flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     done = subprocess.run(
