@@ -6,7 +6,8 @@
  * new changes to storage (IndexedDB), sends them to this browser's other tabs
  * over a BroadcastChannel and tells the subscribers (the view, the network).
  * The network reads and writes the document only through the byte-level
- * methods named after Automerge's own (`save`, `saveSince`, `merge`).
+ * methods named after Automerge's own (`save`, `saveSince`, `merge`, and the
+ * sync protocol's `initSyncState`, `generateSyncMessage`, `receiveSyncMessage`).
  *
  * Tabs talk in three messages: `{type: 'changes', bytes}` carries new changes;
  * `{type: 'hello', heads}` says what a tab holds, and any tab holding more
@@ -97,12 +98,41 @@ export class Store {
 			console.warn(`Ignored ${bytes.length} bytes from ${origin} that Automerge could not load:`, error);
 			return [];
 		}
-		if (!this._update(next, origin)) {
-			return [];
+		return this._update(next, origin) ? this._addedHeads(before) : [];
+	}
+
+	/** A new sync state, for one exchange with a peer (Automerge's `initSyncState`). */
+	initSyncState() {
+		return this.A.initSyncState();
+	}
+
+	/** `[state, message or null]`: what the peer should be sent next. */
+	generateSyncMessage(state) {
+		return this.A.generateSyncMessage(this.doc, state);
+	}
+
+	/**
+	 * Take a sync message from the server; returns `{state, added}`, `added`
+	 * being the heads of the changes it brought (see `merge`). A message
+	 * Automerge cannot read changes nothing: `{state, added: [], failed: true}`.
+	 */
+	receiveSyncMessage(state, message) {
+		const before = this.currentHeads;
+		let next;
+		let nextState;
+		try {
+			[next, nextState] = this.A.receiveSyncMessage(this.doc, state, message);
+		} catch (error) {
+			console.warn(`Ignored a sync message of ${message.length} bytes that Automerge could not read:`, error);
+			return { state, added: [], failed: true };
 		}
-		const added = this.A.getChangesMetaSince(this.doc, before);
-		const depended = new Set(added.flatMap((change) => change.deps));
-		return added.map((change) => change.hash).filter((hash) => !depended.has(hash));
+		const added = this._update(next, 'server') ? this._addedHeads(before) : [];
+		return { state: nextState, added };
+	}
+
+	/** True if the peer of sync `state` is known to hold every change of ours. */
+	peerHasOurChanges(state) {
+		return this.A.hasOurChanges(this.doc, state);
 	}
 
 	/** The heads of a complete document's bytes, or null if they do not load alone. */
@@ -247,6 +277,14 @@ export class Store {
 			listener({ origin });
 		}
 		return true;
+	}
+
+	// The heads of the changes added since `before`: whoever sent them holds
+	// those changes and everything they depend on. Costs what was added.
+	_addedHeads(before) {
+		const added = this.A.getChangesMetaSince(this.doc, before);
+		const depended = new Set(added.flatMap((change) => change.deps));
+		return added.map((change) => change.hash).filter((hash) => !depended.has(hash));
 	}
 
 	_persist(bytes) {
