@@ -9,6 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.pages import LIST_URL, TodoApp
+from todos import tab_sync
+from todos.automerge_format.sync import read_sync_message
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -28,9 +30,20 @@ def stored_documents(sqlite_path):
         return connection.execute("SELECT count(*) FROM todos_document").fetchone()[0]
 
 
+def could_store(payload):
+    """True for a WebSocket frame that could store a document: an upload, or a
+    sync message that carries changes (one that only says what the tab holds
+    stores nothing)."""
+    if not isinstance(payload, bytes):
+        return False
+    if tab_sync.is_sync_message(payload):
+        return bool(read_sync_message(payload).changes)
+    return True
+
+
 def uploads_of(page):
     """A list that collects what ``page`` sends that could store a document:
-    POST/PUT requests to /docs/ and binary WebSocket frames."""
+    POST/PUT requests to /docs/ and binary WebSocket frames (``could_store``)."""
     sent = []
 
     def on_request(request):
@@ -40,7 +53,7 @@ def uploads_of(page):
     def on_websocket(socket):
         socket.on(
             "framesent",
-            lambda payload: isinstance(payload, bytes) and sent.append("binary frame"),
+            lambda payload: could_store(payload) and sent.append("binary frame"),
         )
 
     page.on("request", on_request)
