@@ -9,8 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.pages import LIST_URL, TodoApp
-from todos import tab_sync
-from todos.automerge_format.sync import read_sync_message
+from tests.helpers.sync_peer import could_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -28,17 +27,6 @@ def stored_documents(sqlite_path):
     """How many documents the server's database holds."""
     with sqlite3.connect(sqlite_path) as connection:
         return connection.execute("SELECT count(*) FROM todos_document").fetchone()[0]
-
-
-def could_store(payload):
-    """True for a WebSocket frame that could store a document: an upload, or a
-    sync message that carries changes (one that only says what the tab holds
-    stores nothing)."""
-    if not isinstance(payload, bytes):
-        return False
-    if tab_sync.is_sync_message(payload):
-        return bool(read_sync_message(payload).changes)
-    return True
 
 
 def uploads_of(page):

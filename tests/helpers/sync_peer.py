@@ -1,6 +1,9 @@
-"""A sync peer for tests: real Automerge (``automerge.core``) and one sync state."""
+"""A sync peer for tests (real Automerge, ``automerge.core``), and frames that store."""
 
 from automerge.core import Document, Message, SyncState
+
+from todos import tab_sync
+from todos.automerge_format.sync import read_sync_message
 
 
 class SyncPeer:
@@ -22,3 +25,14 @@ class SyncPeer:
     def receive(self, data):
         """Take a sync message from the other peer."""
         self.doc.receive_sync_message(self.state, Message.decode(data))
+
+
+def could_store(frame):
+    """True for a WebSocket frame from a tab that could store a document: an
+    upload of Automerge bytes, or a sync message that carries changes (one that
+    only says what the tab holds stores nothing)."""
+    if not isinstance(frame, bytes):
+        return False
+    if tab_sync.is_sync_message(frame):
+        return bool(read_sync_message(frame).changes)
+    return True
