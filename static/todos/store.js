@@ -69,7 +69,11 @@ export class Store {
 		return this;
 	}
 
-	/** Call `listener({origin})` after every update; returns the unsubscribe function. */
+	/**
+	 * Call `listener({origin, patches})` after every update; returns the
+	 * unsubscribe function. `patches` are Automerge's patches of an update that
+	 * came as bytes (undefined for a local change).
+	 */
 	subscribe(listener) {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
@@ -92,13 +96,14 @@ export class Store {
 		}
 		const before = this.currentHeads;
 		let next;
+		let patches;
 		try {
-			next = this.A.loadIncremental(this.doc, bytes);
+			next = this.A.loadIncremental(this.doc, bytes, { patchCallback: (made) => (patches = made) });
 		} catch (error) {
 			console.warn(`Ignored ${bytes.length} bytes from ${origin} that Automerge could not load:`, error);
 			return [];
 		}
-		return this._update(next, origin) ? this._addedHeads(before) : [];
+		return this._update(next, origin, patches) ? this._addedHeads(before) : [];
 	}
 
 	/** A new sync state, for one exchange with a peer (Automerge's `initSyncState`). */
@@ -120,13 +125,14 @@ export class Store {
 		const before = this.currentHeads;
 		let next;
 		let nextState;
+		let patches;
 		try {
-			[next, nextState] = this.A.receiveSyncMessage(this.doc, state, message);
+			[next, nextState] = this.A.receiveSyncMessage(this.doc, state, message, { patchCallback: (made) => (patches = made) });
 		} catch (error) {
 			console.warn(`Ignored a sync message of ${message.length} bytes that Automerge could not read:`, error);
 			return { state, added: [], failed: true };
 		}
-		const added = this._update(next, 'server') ? this._addedHeads(before) : [];
+		const added = this._update(next, 'server', patches) ? this._addedHeads(before) : [];
 		return { state: nextState, added };
 	}
 
@@ -258,7 +264,7 @@ export class Store {
 		}
 	}
 
-	_update(next, origin) {
+	_update(next, origin, patches = undefined) {
 		if (next === this.doc) {
 			return false;
 		}
@@ -274,7 +280,7 @@ export class Store {
 			this.channel.postMessage({ type: 'changes', bytes });
 		}
 		for (const listener of this.listeners) {
-			listener({ origin });
+			listener({ origin, patches });
 		}
 		return true;
 	}
