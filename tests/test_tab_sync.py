@@ -8,6 +8,7 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from tests import automerge_node
@@ -254,6 +255,26 @@ async def test_the_sync_state_is_forgotten_when_the_socket_closes(case):
 
     socket = await connect()
     peer.state = type(peer.state)()  # a new socket: both sides start afresh
+    await exchange(socket, peer)
+
+    assert peer.heads() == await stored_heads()
+    await socket.disconnect()
+
+
+async def test_a_reconnected_channel_layer_starts_a_new_exchange(case):
+    await write(DOC, case["base"])
+    socket = await connect()
+    peer = SyncPeer()
+    await exchange(socket, peer)
+    await write(DOC, case["a1"])
+    while not await socket.receive_nothing(timeout=0.3):
+        await socket.receive_output()  # the push, lost as a full channel would lose it
+
+    layer = get_channel_layer()
+    await layer.group_send(storage.group_name(DOC), {"type": "layer.reconnected"})
+    first = await socket.receive_from()
+    assert isinstance(first, bytes) and first[0] == 0x42
+    peer.receive(first)
     await exchange(socket, peer)
 
     assert peer.heads() == await stored_heads()
