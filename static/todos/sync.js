@@ -252,7 +252,18 @@ export class Sync {
 	catchUp() {
 		this.syncing = true;
 		this.tabSync.start();
+		this.awaitExchange();
 		this.emit();
+	}
+
+	// A server that does not answer (one that does not speak sync on this
+	// socket) must not hold uploads back: after the ack timeout, upload anyway.
+	awaitExchange() {
+		this.timers.set('exchange', this.connection.timing.ackTimeout, () => {
+			this.syncing = false;
+			this.flush();
+			this.emit();
+		});
 	}
 
 	/**
@@ -268,6 +279,9 @@ export class Sync {
 		}
 		if (done) {
 			this.syncing = false;
+			this.timers.clear('exchange');
+		} else if (this.syncing) {
+			this.awaitExchange();
 		}
 		if (this.store.missingDeps().length > 0) {
 			this.scheduleResync([]);
@@ -285,6 +299,7 @@ export class Sync {
 	 */
 	syncRefused(frame) {
 		this.syncing = false;
+		this.timers.clear('exchange');
 		if (frame.status === TOO_MANY) {
 			const wait = (frame.retry_after || DEFAULT_RETRY_AFTER) * 1000;
 			this.timers.set('catchUp', wait, () => this.connection.wsOpen && this.catchUp());

@@ -125,3 +125,14 @@ describe('tab sync', () => {
 		assert.equal(server.syncMessages, syncMessages);
 	});
 });
+
+describe('a server that does not answer sync messages', () => {
+	test('uploads go ahead after the ack timeout', async () => {
+		const server = new FakeServer();
+		const sync = server.sync.bind(server);
+		server.sync = (socket, bytes) => ({ ...sync(socket, bytes), reply: null }); // never replies
+		const a = await device(server);
+		a.add('still uploaded');
+		await waitFor(() => serverTexts(server).includes('still uploaded') && state(a) === 'saved', 3000, 'the upload');
+	});
+});
