@@ -112,7 +112,7 @@ class DocumentConsumer(AsyncWebsocketConsumer):
                 "(Automerge.save or saveIncremental output) as a binary frame."
             )
             return
-        if self.syncing and tab_sync.is_sync_message(bytes_data):
+        if getattr(self, "syncing", False) and tab_sync.is_sync_message(bytes_data):
             await tab_sync.receive(self, bytes_data)
             return
         started = time.perf_counter()
@@ -204,7 +204,7 @@ class SharedDocumentConsumer(DocumentConsumer):
 
         A syncing viewer catches up by sync; any change it sends is refused.
         """
-        if self.syncing and tab_sync.is_sync_message(bytes_data):
+        if getattr(self, "syncing", False) and tab_sync.is_sync_message(bytes_data):
             await tab_sync.receive(self, bytes_data, read_only=True)
             return
         await self.send_error(VIEW_ONLY, status=403)
