@@ -13,6 +13,10 @@ When the list moves to a new edit id (``todos.capabilities.rotate_edit_id``),
 its editors' sockets get ``{"type": "moved", "doc_id": new}`` and are closed
 (code 4410); the old id accepts nothing from then on.
 
+With ``?sync=1`` the socket speaks Automerge's sync protocol instead of being
+sent the stored document on connect (``todos.tab_sync``): binary frames that
+start like a sync message are taken as one; uploads and pushes stay as above.
+
 ``/ws/shared/<token>`` is the same channel for a view-only link: the stored
 document and every push, but each binary frame is answered with a 403 error
 frame and nothing is stored. When the link is turned off, its sockets get
@@ -30,7 +34,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from todo_site import metrics
 
-from . import capabilities, ratelimit, storage, writelog
+from . import capabilities, ratelimit, storage, tab_sync, writelog
 from .presence.consumer import PresenceMixin
 from .sharing import NO_VIEW_LINK, VIEW_ONLY
 
@@ -54,7 +58,9 @@ class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted = True
-        await self.send_stored()
+        self.syncing = tab_sync.wants_sync(self.scope)
+        if not self.syncing:
+            await self.send_stored()  # a syncing tab asks for what it lacks
         await self.presence_join(self.doc_id)
 
     async def send_stored(self):
@@ -76,10 +82,14 @@ class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
         """The channel layer lost Redis and is back (todo_site/channel_layer.py).
 
         This socket is in its group again, but pushes sent meanwhile were lost:
-        send the stored document, which the client merges like any push, and
-        announce this socket's presence again.
+        send the stored document, which the client merges like any push, or
+        start a new sync exchange with a syncing tab; and announce this
+        socket's presence again.
         """
-        await self.send_stored()
+        if getattr(self, "syncing", False):
+            await tab_sync.restart(self)
+        else:
+            await self.send_stored()
         await self.presence_rejoin()
 
     async def disconnect(self, code):
@@ -89,6 +99,8 @@ class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
         await self.presence_leave()
         if hasattr(self, "group"):
             await self.leave_groups()
+        if getattr(self, "syncing", False):
+            await tab_sync.forget(self)
 
     async def join_groups(self):
         """Join the groups of the document's pushes and of its links' changes."""
@@ -104,6 +116,9 @@ class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is None:
             await self.presence_receive(text_data)
+            return
+        if getattr(self, "syncing", False) and tab_sync.is_sync_message(bytes_data):
+            await tab_sync.receive(self, bytes_data)
             return
         started = time.perf_counter()
         status, result = await self.merge_frame(bytes_data)
@@ -195,9 +210,15 @@ class SharedDocumentConsumer(DocumentConsumer):
         await self.open_document()
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Refuse every upload: this socket holds a view-only capability."""
+        """Refuse every upload: this socket holds a view-only capability.
+
+        A syncing viewer catches up by sync; any change it sends is refused.
+        """
         if bytes_data is None:
             await self.presence_receive(text_data)
+            return
+        if getattr(self, "syncing", False) and tab_sync.is_sync_message(bytes_data):
+            await tab_sync.receive(self, bytes_data, read_only=True)
             return
         await self.send_error(VIEW_ONLY, status=403)
 
@@ -205,6 +226,8 @@ class SharedDocumentConsumer(DocumentConsumer):
         """The list moved to a new edit id: follow it without telling the viewer."""
         await self.leave_groups()
         await self.presence_leave()
+        if self.syncing:
+            await tab_sync.forget(self)  # its state belongs to the old id
         self.doc_id = event["doc_id"]
         self.group = storage.group_name(self.doc_id)
         await self.join_groups()

@@ -12,13 +12,20 @@
  * is tried (each try would only fail, and the browser logs every failed
  * request as an error) until `retry()`, which the page calls on `online`.
  *
+ * With `syncProtocol` the socket is opened with `?sync=1`: the server then sends
+ * no stored document on connect, and binary frames that start like an Automerge
+ * sync message go to the `syncMessage(bytes)` hook (tab_sync.js); `sendSync`
+ * sends one. Refused sync messages come back as error frames marked
+ * `sync: true`, for the `syncRefused(frame)` hook; they never settle an upload.
+ *
  * What is uploaded and what frames mean is sync.js's business; it hears of this
  * module through four hooks: `received(bytes, complete)` for the server's bytes
  * (`complete` when they are the whole stored document), `updated(frame)` for the
  * server's `{type: 'update', heads, chunks, size}` frames (one follows each
  * push; one alone follows the server's compaction of its copy, which has no
  * new bytes),
- * `reachable(bySocket)` when the server answers after a disconnection,
+ * `reachable(bySocket, newSocket)` when the server answers after a disconnection
+ * (`newSocket` when a socket has just opened),
  * `changed()` when `online` may have changed, and `ended(message)` when this
  * address stopped working for good: the list moved to a new edit id
  * (`{type: 'moved', doc_id}`), its view-only link was turned off
@@ -30,6 +37,7 @@
  * `sendJSON` sends presence.js's frames.
  */
 
+import { isSyncMessage } from './tab_sync.js';
 import { Timers } from './timers.js';
 
 export const RETRY_MIN_MS = 500;
@@ -69,11 +77,13 @@ export class Connection {
 	 * @param {object} [options.timing] Overrides of `{retryMin, retryMax, ackTimeout}` (ms).
 	 * @param {function(): boolean} [options.isOnline] False while the browser has no network.
 	 * @param {number[]} [options.endStatuses] Statuses of a GET that mean the address is gone for good.
+	 * @param {boolean} [options.syncProtocol] Open the socket with `?sync=1` (see above).
 	 */
-	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {}, isOnline = browserOnline, endStatuses = [GONE] }) {
+	constructor({ docUrl, wsUrl, WebSocket, fetch, hooks, timing = {}, isOnline = browserOnline, endStatuses = [GONE], syncProtocol = false }) {
 		this.endStatuses = endStatuses;
 		this.docUrl = docUrl;
-		this.wsUrl = wsUrl;
+		this.syncProtocol = syncProtocol;
+		this.wsUrl = syncProtocol ? `${wsUrl}?sync=1` : wsUrl;
 		this.WebSocket = WebSocket;
 		this.fetch = fetch ? fetch.bind(globalThis) : null; // window.fetch needs its `this`
 		this.hooks = hooks;
@@ -209,6 +219,15 @@ export class Connection {
 		return true;
 	}
 
+	/** Send a sync message over the open socket; false if the socket is not open. */
+	sendSync(bytes) {
+		if (!this.wsOpen) {
+			return false;
+		}
+		this.ws.send(bytes);
+		return true;
+	}
+
 	uploadWebSocket(bytes) {
 		return new Promise((resolve, reject) => {
 			const ws = this.ws;
@@ -270,12 +289,12 @@ export class Connection {
 
 	opened() {
 		this.wsOpen = true;
-		this.firstFrame = true;
+		this.firstFrame = !this.syncProtocol; // a syncing socket is sent no stored document
 		this.attempt = 0;
 		this.online = true;
 		this.timers.clear('retry');
 		this.hooks.changed();
-		this.hooks.reachable(true);
+		this.hooks.reachable(true, true);
 		this.hooks.presence?.({ type: 'open' });
 	}
 
@@ -326,9 +345,14 @@ export class Connection {
 			this.answered(data);
 			return;
 		}
+		const bytes = new Uint8Array(data);
+		if (this.syncProtocol && isSyncMessage(bytes)) {
+			this.hooks.syncMessage(bytes);
+			return;
+		}
 		const complete = this.firstFrame;
 		this.firstFrame = false;
-		this.hooks.received(new Uint8Array(data), complete);
+		this.hooks.received(bytes, complete);
 	}
 
 	answered(text) {
@@ -344,6 +368,8 @@ export class Connection {
 			this.settlePending((pending) => pending.resolve(message));
 		} else if (ENDING_FRAMES.includes(message.type) || (message.type === 'error' && !this.pending && this.endStatuses.includes(message.status))) {
 			this.end(message);
+		} else if (message.type === 'error' && message.sync) {
+			this.hooks.syncRefused?.(message);
 		} else if (message.type === 'error') {
 			const refusal = new UploadRefused(message.status || 400, message.error || 'refused', message.retry_after ?? null);
 			this.settlePending((pending) => pending.reject(refusal));

@@ -3,6 +3,8 @@
  * renders the document whenever it changes, from here or from anywhere else.
  */
 
+import { ItemList } from './items.js';
+
 /** The routes of the filter links: the hash after '#/'. */
 export const ROUTES = ['', 'active', 'completed'];
 
@@ -39,7 +41,11 @@ export class Controller {
 		this.route = '';
 		this.editBase = new Map();
 		this.titleBase = null;
-		store.subscribe(() => this.render());
+		this.itemList = new ItemList({ store, todos });
+		store.subscribe(({ patches }) => {
+			this.itemList.updated(patches);
+			this.render();
+		});
 		if (readOnly) {
 			return;
 		}
@@ -96,13 +102,14 @@ export class Controller {
 	render() {
 		const { todos, store } = this;
 		const title = todos.title(store.doc);
+		const items = this.itemList.items();
 		this.view.render({
-			items: filterItems(todos.items(store.doc), this.route, this.view.editingId()),
-			counts: todos.counts(store.doc),
+			items: filterItems(items, this.route, this.view.editingId()),
+			counts: todos.counts(store.doc, items),
 			title,
 			route: this.route,
 		});
-		this.onSummary(todos.summary(store.doc));
+		this.onSummary(todos.summary(store.doc, items));
 	}
 
 	saveEdit(id, text) {

@@ -52,13 +52,21 @@ export function todoDocument(Automerge) {
 	/** The items as plain objects `{ id, text, done }`, in list order. */
 	function items(doc) {
 		const list = Array.isArray(doc.items) ? doc.items : [];
-		return list
-			.filter((item) => item !== null && typeof item === 'object')
-			.map((item) => ({
-				id: A.getObjectId(item),
-				text: typeof item.text === 'string' ? item.text : '',
-				done: item.done === true,
-			}));
+		return list.filter((item) => item !== null && typeof item === 'object').map(plainItem);
+	}
+
+	/** The entry at `index` of the list as `{ id, text, done }`, or null if it is not an item. */
+	function itemAt(doc, index) {
+		const item = Array.isArray(doc.items) ? doc.items[index] : null;
+		return item !== null && typeof item === 'object' ? plainItem(item) : null;
+	}
+
+	function plainItem(item) {
+		return {
+			id: A.getObjectId(item),
+			text: typeof item.text === 'string' ? item.text : '',
+			done: item.done === true,
+		};
 	}
 
 	/**
@@ -67,12 +75,13 @@ export function todoDocument(Automerge) {
 	 * `edited` is false while the list holds only the genesis change (nobody has
 	 * typed anything), `changedAt` is the time of its latest change (ms; the
 	 * newest of its heads, each stamped by the device that made it), or null.
+	 * `list`: the document's items, if the caller has them already.
 	 */
-	function summary(doc) {
+	function summary(doc, list = null) {
 		const heads = A.getHeads(doc);
 		const edited = !(heads.length === genesisHeads.length && heads.every((head) => genesisHeads.includes(head)));
 		const seconds = Math.max(0, ...heads.map((head) => A.inspectChange(doc, head)?.time || 0));
-		const [first] = items(doc);
+		const [first] = list || items(doc);
 		return {
 			edited,
 			title: title(doc),
@@ -81,9 +90,9 @@ export function todoDocument(Automerge) {
 		};
 	}
 
-	/** Counts of all, active (not done) and completed items. */
-	function counts(doc) {
-		const all = items(doc);
+	/** Counts of all, active (not done) and completed items (of `list`, if given). */
+	function counts(doc, list = null) {
+		const all = list || items(doc);
 		const completed = all.filter((item) => item.done).length;
 		return { total: all.length, active: all.length - completed, completed };
 	}
@@ -237,6 +246,7 @@ export function todoDocument(Automerge) {
 		summary,
 		counts,
 		addItem,
+		itemAt,
 		insertItem,
 		setDone,
 		setAllDone,

@@ -6,7 +6,8 @@
  * new changes to storage (IndexedDB), sends them to this browser's other tabs
  * over a BroadcastChannel and tells the subscribers (the view, the network).
  * The network reads and writes the document only through the byte-level
- * methods named after Automerge's own (`save`, `saveSince`, `merge`).
+ * methods named after Automerge's own (`save`, `saveSince`, `merge`, and the
+ * sync protocol's `initSyncState`, `generateSyncMessage`, `receiveSyncMessage`).
  *
  * Tabs talk in three messages: `{type: 'changes', bytes}` carries new changes;
  * `{type: 'hello', heads}` says what a tab holds, and any tab holding more
@@ -68,7 +69,11 @@ export class Store {
 		return this;
 	}
 
-	/** Call `listener({origin})` after every update; returns the unsubscribe function. */
+	/**
+	 * Call `listener({origin, patches})` after every update; returns the
+	 * unsubscribe function. `patches` are Automerge's patches of an update that
+	 * came as bytes (undefined for a local change).
+	 */
 	subscribe(listener) {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
@@ -91,18 +96,49 @@ export class Store {
 		}
 		const before = this.currentHeads;
 		let next;
+		let patches;
 		try {
-			next = this.A.loadIncremental(this.doc, bytes);
+			next = this.A.loadIncremental(this.doc, bytes, { patchCallback: (made) => (patches = made) });
 		} catch (error) {
 			console.warn(`Ignored ${bytes.length} bytes from ${origin} that Automerge could not load:`, error);
 			return [];
 		}
-		if (!this._update(next, origin)) {
-			return [];
+		return this._update(next, origin, patches) ? this._addedHeads(before) : [];
+	}
+
+	/** A new sync state, for one exchange with a peer (Automerge's `initSyncState`). */
+	initSyncState() {
+		return this.A.initSyncState();
+	}
+
+	/** `[state, message or null]`: what the peer should be sent next. */
+	generateSyncMessage(state) {
+		return this.A.generateSyncMessage(this.doc, state);
+	}
+
+	/**
+	 * Take a sync message from the server; returns `{state, added}`, `added`
+	 * being the heads of the changes it brought (see `merge`). A message
+	 * Automerge cannot read changes nothing: `{state, added: [], failed: true}`.
+	 */
+	receiveSyncMessage(state, message) {
+		const before = this.currentHeads;
+		let next;
+		let nextState;
+		let patches;
+		try {
+			[next, nextState] = this.A.receiveSyncMessage(this.doc, state, message, { patchCallback: (made) => (patches = made) });
+		} catch (error) {
+			console.warn(`Ignored a sync message of ${message.length} bytes that Automerge could not read:`, error);
+			return { state, added: [], failed: true };
 		}
-		const added = this.A.getChangesMetaSince(this.doc, before);
-		const depended = new Set(added.flatMap((change) => change.deps));
-		return added.map((change) => change.hash).filter((hash) => !depended.has(hash));
+		const added = this._update(next, 'server', patches) ? this._addedHeads(before) : [];
+		return { state: nextState, added };
+	}
+
+	/** True if the peer of sync `state` is known to hold every change of ours. */
+	peerHasOurChanges(state) {
+		return this.A.hasOurChanges(this.doc, state);
 	}
 
 	/** The heads of a complete document's bytes, or null if they do not load alone. */
@@ -228,7 +264,7 @@ export class Store {
 		}
 	}
 
-	_update(next, origin) {
+	_update(next, origin, patches = undefined) {
 		if (next === this.doc) {
 			return false;
 		}
@@ -244,9 +280,17 @@ export class Store {
 			this.channel.postMessage({ type: 'changes', bytes });
 		}
 		for (const listener of this.listeners) {
-			listener({ origin });
+			listener({ origin, patches });
 		}
 		return true;
+	}
+
+	// The heads of the changes added since `before`: whoever sent them holds
+	// those changes and everything they depend on. Costs what was added.
+	_addedHeads(before) {
+		const added = this.A.getChangesMetaSince(this.doc, before);
+		const depended = new Set(added.flatMap((change) => change.deps));
+		return added.map((change) => change.hash).filter((hash) => !depended.has(hash));
 	}
 
 	_persist(bytes) {

@@ -1,8 +1,11 @@
 /**
  * The sync protocol: keeps one list in step with the server, and says how that goes.
  *
- * The server's bytes (its stored document on connect, then everyone else's
- * writes) are merged as they come. We upload what the server lacks,
+ * On each (re)connect the socket catches up by Automerge's sync protocol
+ * (tab_sync.js): the server sends only the changes this tab lacks, and this tab
+ * sends the server what it lacks. After that, everyone else's writes arrive as
+ * pushes and are merged as they come (over HTTP, while the socket is down, a
+ * GET brings the whole stored document). We upload what the server lacks,
  * `saveSince(serverHas)`, one upload at a time, and each acknowledgement names
  * the server's heads. How bytes travel (WebSocket, or HTTP while it is down) is
  * connection.js's business.
@@ -31,6 +34,7 @@
  */
 
 import { Connection, GONE, UploadRefused } from './connection.js';
+import { TabSync } from './tab_sync.js';
 import { Timers } from './timers.js';
 
 export const DEBOUNCE_MS = 150;
@@ -54,8 +58,9 @@ export class Sync {
 	 * @param {object} [options.timing] Overrides of the delays (ms), for tests.
 	 * @param {function(): boolean} [options.isOnline] False while the browser has no network (connection.js).
 	 * @param {string} [options.viewToken] Sync by this view-only token, read-only, instead of by `docId`.
+	 * @param {boolean} [options.syncProtocol] Catch up by the sync protocol on connect (false: the server sends its whole document).
 	 */
-	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {}, isOnline, viewToken = null }) {
+	constructor({ store, docId, initialHeads, httpBase, wsBase, WebSocket = globalThis.WebSocket, fetch = globalThis.fetch, timing = {}, isOnline, viewToken = null, syncProtocol = true }) {
 		this.store = store;
 		this.docId = docId;
 		this.readOnly = Boolean(viewToken);
@@ -69,11 +74,14 @@ export class Sync {
 			timing,
 			isOnline,
 			endStatuses: viewToken ? [NOT_FOUND, GONE] : [GONE],
+			syncProtocol,
 			hooks: {
+				syncMessage: (bytes) => this.syncFromServer(bytes),
+				syncRefused: (frame) => this.syncRefused(frame),
 				ended: (message) => this.ended(message),
 				received: (bytes, complete) => this.mergeFromServer(bytes, complete),
 				updated: (frame) => this.serverUpdated(frame),
-				reachable: (bySocket) => this.reachable(bySocket),
+				reachable: (bySocket, newSocket) => this.reachable(bySocket, newSocket),
 				changed: () => this.emit(),
 				presence: (event) => this.presenceListeners.forEach((listener) => listener(event)),
 			},
@@ -83,6 +91,8 @@ export class Sync {
 		this.endListeners = new Set();
 		this.presenceListeners = new Set();
 		this.timers = new Timers();
+		this.tabSync = new TabSync({ store, initialHeads, send: (bytes) => this.connection.sendSync(bytes) });
+		this.syncing = false; // an exchange is under way on the socket
 		this.error = null;
 		this.busy = false;
 		this.needFull = false;
@@ -154,7 +164,7 @@ export class Sync {
 		if (online === null) {
 			return { state: 'connecting', unsynced, message: '' };
 		}
-		return { state: unsynced || this.busy ? 'saving' : 'saved', unsynced, message: '' };
+		return { state: unsynced || this.busy || this.syncing ? 'saving' : 'saved', unsynced, message: '' };
 	}
 
 	/** Try the server now (the browser came back online, or the tab became visible). */
@@ -181,7 +191,7 @@ export class Sync {
 	/** Upload what the server lacks, one upload at a time, until it lacks nothing. */
 	async flush() {
 		this.timers.clear('flush');
-		if (this.busy || this.stopped || this.readOnly) {
+		if (this.busy || this.stopped || this.readOnly || this.syncing) {
 			return;
 		}
 		if (this.waitUntil > Date.now()) {
@@ -226,11 +236,79 @@ export class Sync {
 	}
 
 	// The server answers again: a new socket may take a refused list again.
-	reachable(bySocket) {
+	// A new syncing socket catches up first; uploads wait until it has.
+	reachable(bySocket, newSocket = false) {
 		if (bySocket) {
 			this.error = null;
+		} else {
+			this.syncing = false; // the socket that was syncing is gone
 		}
-		this.flush();
+		if (newSocket && this.connection.syncProtocol) {
+			this.catchUp();
+		} else {
+			this.flush();
+		}
+	}
+
+	/** Start a sync exchange with the server: each side gets what it lacks. */
+	catchUp() {
+		this.syncing = true;
+		this.tabSync.start();
+		this.awaitExchange();
+		this.emit();
+	}
+
+	// A server that does not answer (one that does not speak sync on this
+	// socket) must not hold uploads back: after the ack timeout, upload anyway.
+	awaitExchange() {
+		this.timers.set('exchange', this.connection.timing.ackTimeout, () => {
+			this.syncing = false;
+			this.flush();
+			this.emit();
+		});
+	}
+
+	/**
+	 * A sync message from the server: merge what it brought and answer it. Once
+	 * the server holds every change of ours, the exchange is done: upload
+	 * whatever was made meanwhile.
+	 */
+	syncFromServer(bytes) {
+		const { added, synced, done } = this.tabSync.receive(bytes);
+		this.learn(added);
+		if (synced) {
+			this.learn(this.store.heads());
+		}
+		if (done) {
+			this.syncing = false;
+			this.timers.clear('exchange');
+		} else if (this.syncing) {
+			this.awaitExchange();
+		}
+		if (this.store.missingDeps().length > 0) {
+			this.scheduleResync([]);
+		}
+		if (done && this.unsent()) {
+			this.scheduleFlush();
+		}
+		this.emit();
+	}
+
+	/**
+	 * The server refused a sync message (`{status, error, retry_after}`): over a
+	 * rate limit, try the exchange again when it says; otherwise upload what it
+	 * lacks the ordinary way, which reports a refusal to the person.
+	 */
+	syncRefused(frame) {
+		this.syncing = false;
+		this.timers.clear('exchange');
+		if (frame.status === TOO_MANY) {
+			const wait = (frame.retry_after || DEFAULT_RETRY_AFTER) * 1000;
+			this.timers.set('catchUp', wait, () => this.connection.wsOpen && this.catchUp());
+		} else {
+			this.flush();
+		}
+		this.emit();
 	}
 
 	// One upload and its answer; false if uploads should stop for now.

@@ -59,6 +59,9 @@ export class View {
 	 */
 	constructor(root = document, { readOnly = false } = {}) {
 		this.readOnly = readOnly;
+		this.shown = new WeakMap(); // <li> -> the item object it shows
+		this.$items = new Map(); // item id -> its <li>
+		this.order = []; // the ids of the list's <li>s, in order
 		this.$app = qs('.todoapp', root);
 		this.$loading = qs('.loading', root);
 		this.$title = qs('.list-title', root);
@@ -166,30 +169,45 @@ export class View {
 		document.title = `${title || 'Untitled list'} · todos`;
 	}
 
-	/** Make the list show `items`, in order, updating existing `<li>`s in place. */
+	/**
+	 * Make the list show `items`, in order, updating existing `<li>`s in place;
+	 * an `<li>` last shown with the very same item object is left as it is
+	 * (items.js keeps the objects of items that did not change).
+	 */
 	showItems(items) {
-		const existing = new Map([...this.$todoList.children].map(($li) => [$li.dataset.id, $li]));
-		let $previous = null;
-		for (const item of items) {
-			let $li = existing.get(item.id);
-			existing.delete(item.id);
-			if ($li) {
-				this.updateItem($li, item);
-			} else {
+		const wanted = new Set(items.map((item) => item.id));
+		for (const id of this.order) {
+			if (!wanted.has(id)) {
+				if (this.editing && this.editing.id === id) {
+					this.editing = null;
+				}
+				this.$items.get(id).remove();
+				this.$items.delete(id);
+			}
+		}
+		// `order` is the ids of the <li>s in the list, in order: the DOM is
+		// touched only where it differs from `items`.
+		const order = this.order.filter((id) => wanted.has(id));
+		items.forEach((item, index) => {
+			let $li = this.$items.get(item.id);
+			if (!$li) {
 				$li = this.createItem(item);
+				this.$items.set(item.id, $li);
+			} else if (this.shown.get($li) !== item) {
+				this.updateItem($li, item);
 			}
-			const $expected = $previous ? $previous.nextElementSibling : this.$todoList.firstElementChild;
-			if ($expected !== $li) {
-				this.$todoList.insertBefore($li, $expected);
+			this.shown.set($li, item);
+			if (order[index] !== item.id) {
+				const at = order.indexOf(item.id, index);
+				if (at !== -1) {
+					order.splice(at, 1);
+				}
+				const $before = index < order.length ? this.$items.get(order[index]) : null;
+				this.$todoList.insertBefore($li, $before);
+				order.splice(index, 0, item.id);
 			}
-			$previous = $li;
-		}
-		for (const [id, $li] of existing) {
-			if (this.editing && this.editing.id === id) {
-				this.editing = null;
-			}
-			$li.remove();
-		}
+		});
+		this.order = order;
 	}
 
 	createItem(item) {

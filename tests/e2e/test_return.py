@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.pages import LIST_URL, TodoApp
+from tests.helpers.sync_peer import could_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -30,7 +31,7 @@ def stored_documents(sqlite_path):
 
 def uploads_of(page):
     """A list that collects what ``page`` sends that could store a document:
-    POST/PUT requests to /docs/ and binary WebSocket frames."""
+    POST/PUT requests to /docs/ and binary WebSocket frames (``could_store``)."""
     sent = []
 
     def on_request(request):
@@ -40,7 +41,7 @@ def uploads_of(page):
     def on_websocket(socket):
         socket.on(
             "framesent",
-            lambda payload: isinstance(payload, bytes) and sent.append("binary frame"),
+            lambda payload: could_store(payload) and sent.append("binary frame"),
         )
 
     page.on("request", on_request)

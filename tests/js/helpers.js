@@ -2,7 +2,8 @@
  * Shared pieces of the Node tests: Automerge, a fake server that keeps the
  * storage API's contract (chunks merged by containment, 409 for missing
  * dependencies, acks with heads, pushes to other sockets, compaction of its own
- * copy announced by an update frame), and a wait-for-condition helper.
+ * copy announced by an update frame, and the sync protocol on sockets opened
+ * with `?sync=1`), and a wait-for-condition helper.
  */
 
 import * as Automerge from '@automerge/automerge';
@@ -10,6 +11,7 @@ import { todoDocument } from '../../static/todos/doc.js';
 import { MemoryStorage } from '../../static/todos/persistence.js';
 import { concat, Store } from '../../static/todos/store.js';
 import { Sync } from '../../static/todos/sync.js';
+import { isSyncMessage } from '../../static/todos/tab_sync.js';
 
 export { Automerge };
 export const todos = todoDocument(Automerge);
@@ -19,7 +21,7 @@ export const todos = todoDocument(Automerge);
  * `server` (over its WebSocket unless `webSocket` is false); read-only by
  * `viewToken` if one is given.
  */
-export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing, isOnline, viewToken }) {
+export async function startDevice(server, docId, { storage = new MemoryStorage(), channel = null, webSocket = true, timing, isOnline, viewToken, syncProtocol }) {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage, channel }).open();
 	const sync = new Sync({
 		store,
@@ -32,6 +34,7 @@ export async function startDevice(server, docId, { storage = new MemoryStorage()
 		timing,
 		isOnline,
 		viewToken,
+		syncProtocol,
 	});
 	sync.start();
 	return { store, sync, storage, add: (text) => store.change((doc) => todos.addItem(doc, text)) };
@@ -124,6 +127,41 @@ export class FakeServer {
 		this.refusals = []; // answers given, in turn, instead of merging an upload
 		this.latency = 1; // ms before an answer or a push arrives
 		this.cached = { chunks: null, doc: null };
+		this.syncMessages = 0; // sync messages received
+		this.readOnly = false; // refuse changes in sync messages with 403, as for a view-only link
+	}
+
+	/**
+	 * Answer sync message `bytes` from `socket`, as todos/tab_sync.py does: its
+	 * changes go through `write` (a refusal is an error frame marked sync), then
+	 * the socket's sync state takes the message and the reply is generated from
+	 * what is stored. Returns `{reply, error, result}`.
+	 */
+	sync(socket, bytes) {
+		this.syncMessages += 1;
+		let message;
+		try {
+			message = Automerge.decodeSyncMessage(bytes);
+		} catch (error) {
+			return { error: { status: 400, error: String(error) } };
+		}
+		let result = null;
+		if (message.changes.length) {
+			if (this.readOnly) {
+				return { error: { status: 403, error: 'view-only' } };
+			}
+			result = this.write(concat(message.changes));
+			if (result.status !== 200 && result.status !== 409) {
+				return { error: { status: result.status, ...result.body } };
+			}
+		}
+		socket.syncState ||= Automerge.initSyncState();
+		const fork = Automerge.clone(this.doc());
+		[, socket.syncState] = Automerge.receiveSyncMessage(fork, socket.syncState, bytes);
+		Automerge.free(fork);
+		let reply;
+		[socket.syncState, reply] = Automerge.generateSyncMessage(this.doc(), socket.syncState);
+		return { reply, result: result && result.status === 200 ? result : null };
 	}
 
 	stored() {
@@ -253,14 +291,21 @@ export class FakeServer {
 					server.sockets.add(this);
 					this.onopen?.({});
 					const stored = server.stored();
-					if (stored) {
+					if (stored && !this.syncing) {
 						this.deliver(stored.buffer.slice(0));
 					}
 				}, 1);
+				this.syncing = url.endsWith('?sync=1');
+				this.receivedBytes = 0;
 			}
 
 			send(bytes) {
-				const result = server.write(new Uint8Array(bytes));
+				bytes = new Uint8Array(bytes);
+				if (this.syncing && isSyncMessage(bytes)) {
+					this.sendSync(bytes);
+					return;
+				}
+				const result = server.write(bytes);
 				setTimeout(() => {
 					const answer = result.status === 200 ? { type: 'ack', ...result.body } : { type: 'error', status: result.status, ...result.body };
 					this.deliver(JSON.stringify(answer));
@@ -268,8 +313,25 @@ export class FakeServer {
 				}, server.latency);
 			}
 
+			sendSync(bytes) {
+				const { reply, error, result } = server.sync(this, bytes);
+				setTimeout(() => {
+					if (error) {
+						this.deliver(JSON.stringify({ type: 'error', sync: true, ...error }));
+						return;
+					}
+					if (reply) {
+						this.deliver(reply.slice().buffer);
+					}
+					if (result) {
+						server.push(result, this);
+					}
+				}, server.latency);
+			}
+
 			deliver(data) {
 				if (this.open) {
+					this.receivedBytes += typeof data === 'string' ? data.length : data.byteLength;
 					this.onmessage?.({ data });
 				}
 			}

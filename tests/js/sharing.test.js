@@ -46,7 +46,7 @@ describe('a read-only sync (a view-only link)', () => {
 		await pause(50);
 
 		const { wsUrl, docUrl } = viewer.sync.connection;
-		assert.deepEqual([wsUrl, docUrl], [`ws://test/ws/shared/${TOKEN}`, `http://test/shared/${TOKEN}`]);
+		assert.deepEqual([wsUrl, docUrl], [`ws://test/ws/shared/${TOKEN}?sync=1`, `http://test/shared/${TOKEN}`]);
 		assert.equal(server.uploads.length, uploads);
 	});
 
