@@ -189,11 +189,7 @@ if REDIS_URL:
         }
     }
 else:
-    # One process: Channels' in-memory layer, with a group send that puts each
-    # push on its sockets' queues at once (todo_site/memory_layer.py).
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "todo_site.memory_layer.InMemoryChannelLayer"}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
