@@ -128,7 +128,11 @@ class Writer {
 
   async open(doc) {
     this.socket = await openSocket(this.url, doc, (data) => {
-      if (typeof data === "string") this.replies.shift()?.(JSON.parse(data));
+      if (typeof data !== "string") return;
+      // Only acks and errors answer an upload; an `update` (a compaction) or a
+      // presence frame may come in between.
+      const message = JSON.parse(data);
+      if (message.type === "ack" || message.type === "error") this.replies.shift()?.(message);
     });
   }
 

@@ -11,7 +11,8 @@ rotating their order, and prints a Markdown report (machine, load, table):
 
 - ``one``: one Daphne process, SQLite, Channels' in-memory layer (the defaults);
   ``benchmarks/push_latency.mjs`` with the writer and every listener on it.
-- ``two``: two Daphne processes sharing a fresh PostgreSQL database and Redis
+- ``two``: two Daphne processes sharing a fresh PostgreSQL database (each with a
+  pool of 4 connections, ``TODOS_DB_POOL_SIZE``, as deployed) and Redis
   (channels_redis); the writer on the first, listeners alternately on the second
   and the first, so a single listener is on the other process than the writer.
 - ``automerge-repo``: ``@automerge/automerge-repo-sync-server`` on Node (it stores
@@ -113,6 +114,9 @@ class Servers:
             env = live.server_env(
                 database_url=self.database.url,
                 redis_url=services.service_url("redis"),
+                # As deployed (docs/deployment.md): without a pool every write
+                # opens a PostgreSQL connection, 6-8 ms of each push.
+                TODOS_DB_POOL_SIZE=4,
             )
             live.migrate(env)
             self.urls["two"] = [self._daphne(env, f"two-{i}") for i in range(2)]
