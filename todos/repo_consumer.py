@@ -20,13 +20,11 @@ anyone else makes the engine generate a sync message for this peer
 import json
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import engine, ratelimit, storage, writelog
 from .automerge_format import FormatError
 from .automerge_format.sync import read_sync_message
-from .models import Document
 from .repo_protocol import (
     DOC_TYPES,
     MAX_DOCUMENTS,
@@ -35,6 +33,13 @@ from .repo_protocol import (
     ProtocolError,
     decode_frame,
     encode_frame,
+)
+from .sync_calls import (
+    forget_sync_state,
+    generate_sync,
+    receive_sync,
+    stored_heads,
+    write_document,
 )
 
 VIA = "automerge-repo"
@@ -204,42 +209,3 @@ class RepoSyncConsumer(AsyncWebsocketConsumer):
         if target is not None and self.peer_id is None:
             message["targetId"] = target
         await self.send_message(message)
-
-
-@database_sync_to_async
-def stored_heads(doc_id):
-    """The stored heads of ``doc_id``, or None when no such document is stored."""
-    with storage.database_available():
-        row = (
-            Document.objects.filter(doc_id=doc_id, chunk_count__gt=0)
-            .values_list("heads", flat=True)
-            .first()
-        )
-    return None if row is None else sorted(row)
-
-
-@database_sync_to_async
-def write_document(doc_id, data, sender, client):
-    return storage.write_document(doc_id, data, sender=sender, client=client)
-
-
-@database_sync_to_async
-def receive_sync(doc_id, heads, peer, data):
-    return engine.sync_receive(
-        doc_id, sorted(heads), lambda: storage.stored_bytes(doc_id), peer, data
-    )
-
-
-@database_sync_to_async
-def generate_sync(doc_id, heads, peer):
-    return engine.sync_generate(
-        doc_id, sorted(heads), lambda: storage.stored_bytes(doc_id), peer
-    )
-
-
-@database_sync_to_async
-def forget_sync_state(doc_id, peer):
-    try:
-        engine.sync_forget(doc_id, peer)
-    except engine.EngineUnavailable:
-        pass  # the process, and the state with it, is gone already

@@ -38,13 +38,17 @@ import json
 import time
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from . import engine, ratelimit, storage, writelog
 from .automerge_format import FormatError
 from .automerge_format.sync import SYNC_MESSAGE_TYPES, read_sync_message
-from .models import Document
 from .sharing import VIEW_ONLY
+from .sync_calls import (
+    forget_sync_state,
+    generate_sync,
+    receive_sync,
+    stored_heads,
+    write_document,
+)
 
 __all__ = ["wants_sync", "is_sync_message", "receive", "restart", "forget"]
 
@@ -89,7 +93,7 @@ async def receive(consumer, data, read_only=False):
         if heads is None:
             return
     try:
-        heads = heads or await stored_heads(consumer.doc_id)
+        heads = heads or await stored_heads(consumer.doc_id) or []
     except storage.StorageError as exc:
         await send_error(consumer, exc.message, exc.status)
         return
@@ -128,7 +132,7 @@ async def store_changes(consumer, body):
     except storage.MissingDependencies:
         writelog.log_write(doc_id, len(body), 409, False, started, VIA, consumer.client)
         try:
-            return await stored_heads(doc_id)
+            return await stored_heads(doc_id) or []
         except storage.StorageError as exc:
             await send_error(consumer, exc.message, exc.status)
             return None
@@ -155,7 +159,7 @@ async def restart(consumer):
     """
     await forget(consumer)
     try:
-        heads = await stored_heads(consumer.doc_id)
+        heads = await stored_heads(consumer.doc_id) or []
         message = await generate_sync(consumer.doc_id, heads, consumer.channel_name)
     except (engine.Refused, engine.EngineUnavailable, storage.StorageError):
         return  # the tab's next exchange (on its next connect) catches it up
@@ -174,42 +178,3 @@ async def send_error(consumer, message, status, retry_after=None):
     if retry_after is not None:
         frame["retry_after"] = retry_after
     await consumer.send(text_data=json.dumps(frame))
-
-
-@database_sync_to_async
-def stored_heads(doc_id):
-    """The stored heads of ``doc_id``, sorted; empty when nothing is stored."""
-    with storage.database_available():
-        row = (
-            Document.objects.filter(doc_id=doc_id, chunk_count__gt=0)
-            .values_list("heads", flat=True)
-            .first()
-        )
-    return [] if row is None else sorted(row)
-
-
-@database_sync_to_async
-def write_document(doc_id, data, sender, client):
-    return storage.write_document(doc_id, data, sender=sender, client=client)
-
-
-@database_sync_to_async
-def receive_sync(doc_id, heads, peer, data):
-    return engine.sync_receive(
-        doc_id, heads, lambda: storage.stored_bytes(doc_id), peer, data
-    )
-
-
-@database_sync_to_async
-def generate_sync(doc_id, heads, peer):
-    return engine.sync_generate(
-        doc_id, heads, lambda: storage.stored_bytes(doc_id), peer
-    )
-
-
-@database_sync_to_async
-def forget_sync_state(doc_id, peer):
-    try:
-        engine.sync_forget(doc_id, peer)
-    except engine.EngineUnavailable:
-        pass  # the process, and the state with it, is gone already

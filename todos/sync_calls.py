@@ -1,0 +1,66 @@
+"""The database-thread calls of the two sync endpoints, for their consumers.
+
+``todos/tab_sync.py`` (the tab socket with ``?sync=1``) and
+``todos/repo_consumer.py`` (``/automerge-repo``) both read the stored heads,
+store the changes a sync message carries and keep a sync state per socket in
+the engine; these are those calls, wrapped for an async consumer.
+
+Public API: ``stored_heads``, ``write_document``, ``receive_sync``,
+``generate_sync``, ``forget_sync_state``.
+"""
+
+from channels.db import database_sync_to_async
+
+from . import engine, storage
+from .models import Document
+
+__all__ = [
+    "stored_heads",
+    "write_document",
+    "receive_sync",
+    "generate_sync",
+    "forget_sync_state",
+]
+
+
+@database_sync_to_async
+def stored_heads(doc_id):
+    """The stored heads of ``doc_id``, sorted, or None when nothing is stored."""
+    with storage.database_available():
+        row = (
+            Document.objects.filter(doc_id=doc_id, chunk_count__gt=0)
+            .values_list("heads", flat=True)
+            .first()
+        )
+    return None if row is None else sorted(row)
+
+
+@database_sync_to_async
+def write_document(doc_id, data, sender, client):
+    """Store ``data`` as an upload from socket ``sender`` (storage.write_document)."""
+    return storage.write_document(doc_id, data, sender=sender, client=client)
+
+
+@database_sync_to_async
+def receive_sync(doc_id, heads, peer, data):
+    """Take sync message ``data`` into ``peer``'s state at ``heads``; the reply."""
+    return engine.sync_receive(
+        doc_id, sorted(heads), lambda: storage.stored_bytes(doc_id), peer, data
+    )
+
+
+@database_sync_to_async
+def generate_sync(doc_id, heads, peer):
+    """The next sync message for ``peer`` at ``heads`` (None if nothing to say)."""
+    return engine.sync_generate(
+        doc_id, sorted(heads), lambda: storage.stored_bytes(doc_id), peer
+    )
+
+
+@database_sync_to_async
+def forget_sync_state(doc_id, peer):
+    """Drop ``peer``'s sync state for ``doc_id``."""
+    try:
+        engine.sync_forget(doc_id, peer)
+    except engine.EngineUnavailable:
+        pass  # the process, and the state with it, is gone already
