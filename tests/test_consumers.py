@@ -131,6 +131,45 @@ async def test_upload_the_server_already_has_pushes_nothing(case):
     await reader.disconnect()
 
 
+async def test_a_push_is_not_held_up_by_a_busy_database_thread(case):
+    """Dispatching a push makes no round trip to the database thread.
+
+    Channels' stock dispatch ran ``close_old_connections`` in that one thread
+    before every message, so one slow query there held every socket's pushes.
+    """
+    import asyncio
+    import threading
+
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    await write(DOC, case["base"])
+    socket = await connect()
+    await socket.receive_from()
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)(5))
+    try:
+        await asyncio.sleep(0.05)  # the database thread is now waiting
+        await get_channel_layer().group_send(
+            storage.group_name(DOC),
+            {
+                "type": "doc.updated",
+                "doc_id": DOC,
+                "data": case["b1"],
+                "heads": [],
+                "chunks": 2,
+                "size": 0,
+                "sender": None,
+            },
+        )
+        assert await socket.receive_from(timeout=1) == case["b1"]
+        assert not busy.done()
+    finally:
+        release.set()
+        await busy
+    await socket.disconnect()
+
+
 @pytest.mark.parametrize(
     "frame, status",
     [

@@ -30,19 +30,19 @@ import json
 import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from todo_site import metrics
 
 from . import capabilities, ratelimit, storage, tab_sync, writelog
 from .presence.consumer import PresenceMixin
 from .sharing import NO_VIEW_LINK, VIEW_ONLY
+from .socket_base import SocketConsumer
 
 MOVED_CLOSE_CODE = 4410
 REVOKED_CLOSE_CODE = 4404
 
 
-class DocumentConsumer(PresenceMixin, AsyncWebsocketConsumer):
+class DocumentConsumer(PresenceMixin, SocketConsumer):
     """One socket open on one document."""
 
     async def connect(self):

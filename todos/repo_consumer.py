@@ -20,8 +20,6 @@ anyone else makes the engine generate a sync message for this peer
 import json
 import time
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from . import engine, ratelimit, storage, writelog
 from .automerge_format import FormatError
 from .automerge_format.sync import read_sync_message
@@ -34,6 +32,7 @@ from .repo_protocol import (
     decode_frame,
     encode_frame,
 )
+from .socket_base import SocketConsumer
 from .sync_calls import (
     forget_sync_state,
     generate_sync,
@@ -45,7 +44,7 @@ from .sync_calls import (
 VIA = "automerge-repo"
 
 
-class RepoSyncConsumer(AsyncWebsocketConsumer):
+class RepoSyncConsumer(SocketConsumer):
     """One automerge-repo peer, syncing any number of documents (up to a bound)."""
 
     async def connect(self):
