@@ -189,7 +189,11 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' own, with its expiry sweep at most once a second
+    # (todo_site/memory_layer.py).
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "todo_site.memory_layer.InMemoryChannelLayer"}
+    }
 
 _VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
