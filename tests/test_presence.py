@@ -1,6 +1,7 @@
 """Presence (todos/presence/): frames, the peers table, and the list consumers
 driven with Channels' WebsocketCommunicator on the in-memory channel layer."""
 
+import asyncio
 import json
 
 import pytest
@@ -341,3 +342,30 @@ async def test_a_viewer_following_a_rotated_list_is_counted_under_the_new_id():
     assert len(await seen(viewer, 1)) == 1
     await alice.disconnect()
     await viewer.disconnect()
+
+
+@pytestmark_db
+async def test_sockets_opened_together_do_not_beat_in_step(settings):
+    """Each socket's heartbeats start at a random phase within a tick."""
+    import time
+
+    settings.TODOS_PRESENCE_TIMEOUT = 1.2  # a tick of 0.2 s, a heartbeat each 0.4 s
+    tick = 0.2
+    layer, channel = await listen()
+    sockets = [await connect(speak=False) for _ in range(8)]
+    joined, offsets = {}, {}
+    while len(offsets) < len(sockets):
+        event = await asyncio.wait_for(layer.receive(channel), 2)
+        now = time.monotonic()
+        if event["kind"] == "join":
+            joined[event["peer"]] = now
+        elif event["kind"] == "here" and event["peer"] not in offsets:
+            offsets[event["peer"]] = now - joined[event["peer"]]
+
+    # In step, every offset would be two ticks give or take the scheduler's
+    # noise; from random phases, 8 offsets spread over a quarter tick or more
+    # but for a chance of about 1 in 2,000.
+    assert max(offsets.values()) - min(offsets.values()) > tick / 4
+    assert max(offsets.values()) < 3 * tick + 0.2
+    for socket in sockets:
+        await socket.disconnect()

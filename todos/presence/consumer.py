@@ -3,10 +3,10 @@
 On connect a socket joins ``presence_<doc_id>`` and announces ``join``; every
 socket there answers the joiner directly with ``here``, so the joiner learns
 who is there. Each socket announces ``here`` again every third of
-``TODOS_PRESENCE_TIMEOUT`` (a heartbeat, and whenever its client starts or
-stops editing an item) and ``leave`` when it closes. A peer silent for two
-heartbeats is dropped (its process died), checked every sixth of the timeout,
-so it disappears within the timeout.
+``TODOS_PRESENCE_TIMEOUT`` from a random phase (a heartbeat, and whenever its
+client starts or stops editing an item) and ``leave`` when it closes. A peer
+silent for two heartbeats is dropped (its process died), checked every sixth of
+the timeout, so it disappears within the timeout.
 
 Only a client that has sent a presence frame is sent presence frames (the first
 answer names who is here, and the timeout), so other clients see no new frames.
@@ -20,6 +20,7 @@ messages), the socket announces ``join`` again so everyone re-learns everyone.
 
 import asyncio
 import logging
+import random
 import secrets
 import time
 
@@ -152,6 +153,9 @@ class PresenceMixin:
         tick = self.timeout / 6
         silence = self.timeout * 2 / 3
         ticks = 0
+        # A random phase, so that the heartbeats of sockets opened together
+        # (a list's tabs after a restart) do not all fall in the same instant.
+        await asyncio.sleep(random.uniform(0, tick))
         while True:
             await asyncio.sleep(tick)
             ticks += 1
