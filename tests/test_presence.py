@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from todo_site.asgi import application
 from todos import capabilities, storage
 from todos.presence import frames
-from todos.presence.consumer import presence_group
+from todos.presence.consumer import presence_group, quiet_group
 from todos.presence.peers import Peers
 
 DOC = "presence-list"
@@ -221,6 +221,36 @@ async def test_a_socket_that_never_speaks_presence_is_counted_and_sent_nothing()
     assert await quiet.receive_nothing(timeout=0.3)
     await quiet.disconnect()
     assert await presence(alice) == []
+    await alice.disconnect()
+
+
+@pytestmark_db
+async def test_a_speaker_who_comes_later_learns_of_the_quiet_sockets():
+    quiet = [await connect(speak=False) for _ in range(2)]
+    alice = await connect()
+
+    assert len(await seen(alice, 2)) == 2
+    for socket in quiet:
+        assert await socket.receive_nothing(timeout=0.1)
+        await socket.disconnect()
+    await alice.disconnect()
+
+
+@pytestmark_db
+async def test_only_speaking_sockets_are_sent_the_others_announcements():
+    layer = get_channel_layer()
+    quiet = await connect(speak=False)
+    alice = await connect()
+    await presence(alice)
+    speakers = set(layer.groups.get(presence_group(DOC), {}))
+    silent = set(layer.groups.get(quiet_group(DOC), {}))
+
+    assert len(speakers) == 1 and len(silent) == 1 and not speakers & silent
+    await quiet.send_to(text_data=SPEAK)  # its client starts to speak
+    assert len(await seen(quiet, 1)) == 1
+    assert set(layer.groups.get(presence_group(DOC), {})) == speakers | silent
+    assert not layer.groups.get(quiet_group(DOC))
+    await quiet.disconnect()
     await alice.disconnect()
 
 

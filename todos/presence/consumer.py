@@ -1,8 +1,15 @@
 """``PresenceMixin``: the presence part of the list consumers (todos/consumers.py).
 
-On connect a socket joins ``presence_<doc_id>`` and announces ``join``; every
-socket there answers the joiner directly with ``here``, so the joiner learns
-who is there. Each socket announces ``here`` again every third of
+A socket whose client speaks presence is in the group ``presence_<doc_id>``;
+the others (scripts, the tutorial's clients, a tab before its first presence
+frame) are in ``quiet_<doc_id>``. Every announcement goes to ``presence_``, and
+a speaker's ``join`` to ``quiet_`` as well: every socket answers a speaking
+joiner directly with ``here``, so it learns who is there, while a quiet socket
+is told nothing else, since its client would not read it. So the presence of
+100 quiet sockets costs a message per heartbeat each, not 100.
+
+On connect a socket announces ``join``, and again when its client first speaks
+(moving it to ``presence_``). Each socket announces ``here`` again every third of
 ``TODOS_PRESENCE_TIMEOUT`` from a random phase (a heartbeat, and whenever its
 client starts or stops editing an item) and ``leave`` when it closes. A peer
 silent for two heartbeats is dropped (its process died), checked every sixth of
@@ -36,8 +43,13 @@ EVENT = "presence.event"
 
 
 def presence_group(doc_id):
-    """The channel-layer group of the presence of ``doc_id``'s sockets."""
+    """The group of ``doc_id``'s sockets whose clients speak presence."""
     return f"presence_{doc_id}"
+
+
+def quiet_group(doc_id):
+    """The group of ``doc_id``'s sockets whose clients do not (yet) speak presence."""
+    return f"quiet_{doc_id}"
 
 
 def timeout_seconds():
@@ -69,7 +81,7 @@ class PresenceMixin:
         self.client_heard = time.monotonic()
         self.frame_bucket = getattr(self, "frame_bucket", frames.FrameBucket())
         self.timeout = timeout_seconds()
-        await self.channel_layer.group_add(presence_group(doc_id), self.channel_name)
+        await self.channel_layer.group_add(self.own_group(), self.channel_name)
         self.announced = True
         await self.announce("join")
         await self.send_presence()
@@ -83,8 +95,7 @@ class PresenceMixin:
         if self.announced:
             await self.announce("leave")
         self.peers.clear()
-        group = presence_group(self.presence_doc)
-        await self.channel_layer.group_discard(group, self.channel_name)
+        await self.channel_layer.group_discard(self.own_group(), self.channel_name)
         del self.heartbeat
 
     async def presence_receive(self, text):
@@ -98,15 +109,24 @@ class PresenceMixin:
             retry = round(wait, 1) if error.status == 429 else None
             await self.send(text_data=frames.error_frame(error, retry))
             return
-        first = not self.client_speaks
-        self.client_speaks = True
         self.client_heard = time.monotonic()
-        if first:
-            await self.send_presence()
-        if editing != self.editing or not self.announced:
-            self.editing = editing
-            self.announced = True
+        changed = editing != self.editing or not self.announced
+        self.editing = editing
+        self.announced = True
+        if not self.client_speaks:
+            await self.start_speaking()
+        elif changed:
             await self.announce("here")
+
+    async def start_speaking(self):
+        """The client speaks presence: join the speakers and ask who is here."""
+        layer, channel = self.channel_layer, self.channel_name
+        # Join before leaving, so that no speaker's join is missed in between.
+        await layer.group_add(presence_group(self.presence_doc), channel)
+        await layer.group_discard(quiet_group(self.presence_doc), channel)
+        self.client_speaks = True
+        await self.send_presence()
+        await self.announce("join")
 
     async def presence_rejoin(self):
         """The channel layer reconnected: announce ``join`` so all re-learn all."""
@@ -118,19 +138,32 @@ class PresenceMixin:
         if event["sender"] == self.channel_name or not hasattr(self, "heartbeat"):
             return
         kind, peer = event["kind"], event["peer"]
+        if kind == "join" and self.announced:
+            await self.channel_layer.send(event["sender"], self.event("here"))
+        if not self.client_speaks:
+            return  # a quiet socket only answers joins: its client keeps no table
         if kind == "leave":
             changed = self.peers.left(peer)
         else:
             changed = self.peers.heard(peer, event["editing"])
-        if kind == "join" and self.announced:
-            await self.channel_layer.send(event["sender"], self.event("here"))
         if changed:
             await self.send_presence()
 
     async def announce(self, kind):
-        """Send this socket's ``kind`` (join, here, leave) to the list's group."""
-        group = presence_group(self.presence_doc)
-        await self.channel_layer.group_send(group, self.event(kind))
+        """Send this socket's ``kind`` (join, here, leave) to the list's speakers.
+
+        A speaker's ``join`` goes to the quiet sockets too, so that they answer.
+        """
+        event = self.event(kind)
+        await self.channel_layer.group_send(presence_group(self.presence_doc), event)
+        if kind == "join" and self.client_speaks:
+            await self.channel_layer.group_send(quiet_group(self.presence_doc), event)
+
+    def own_group(self):
+        """The presence group this socket is in: speakers' or quiet sockets'."""
+        if self.client_speaks:
+            return presence_group(self.presence_doc)
+        return quiet_group(self.presence_doc)
 
     def event(self, kind):
         return {
