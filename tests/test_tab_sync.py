@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from tests import automerge_node
 from tests.helpers import attacks
-from tests.helpers.sync_peer import SyncPeer
+from tests.helpers.sync_peer import SyncPeer, bloom_false_positive
 from todo_site.asgi import application
 from todos import capabilities, storage
 
@@ -281,40 +281,8 @@ async def test_a_reconnected_channel_layer_starts_a_new_exchange(case):
     await socket.disconnect()
 
 
-# The server's Bloom filter of what it holds wrongly claims the tab's first
-# offline change at this time (found by search; the script checks it still
-# does), so the tab's first changes build on one the server lacks.
-FALSE_POSITIVE = """
-import * as A from '@automerge/automerge';
-import { todoDocument } from './static/todos/doc.js';
-const todos = todoDocument(A);
-const add = (doc, text, time) =>
-  A.change(doc, { time }, (d) => { d.items.push({ text, done: false }); });
-const as = (doc, actor) => A.clone(doc, { actor: actor.repeat(16) });
-const base = add(as(todos.create(), 'aa'), 'shared item', 1000);
-const server = add(as(base, 'cc'), 'alice offline', 2000);
-let tab = add(as(base, 'bb'), 'bob offline', 3054);
-tab = add(tab, 'bob offline 2', 3054);
-let ts = A.initSyncState(), ss = A.initSyncState(), m;
-[ts, m] = A.generateSyncMessage(tab, ts);
-[, ss] = A.receiveSyncMessage(A.clone(server), ss, m);
-[ss, m] = A.generateSyncMessage(server, ss);
-[, ts] = A.receiveSyncMessage(A.clone(tab), ts, m);
-[ts, m] = A.generateSyncMessage(tab, ts);
-let sent = A.clone(server);
-for (const change of A.decodeSyncMessage(m).changes) {
-  sent = A.loadIncremental(sent, change);
-}
-if (A.getMissingDeps(sent, []).length === 0) {
-  throw new Error('no false positive at this time any more');
-}
-const b64 = (bytes) => Buffer.from(bytes).toString('base64');
-console.log(JSON.stringify({ server: b64(A.save(server)), tab: b64(A.save(tab)) }));
-"""
-
-
 async def test_changes_sent_before_what_they_build_on_are_kept_until_it_arrives():
-    made = automerge_node.run_script(FALSE_POSITIVE)
+    made = bloom_false_positive()
     await write(DOC, made["server"])
     socket = await connect()
     peer = SyncPeer(made["tab"])
