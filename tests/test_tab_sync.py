@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 
 from tests import automerge_node
 from tests.helpers import attacks
-from tests.helpers.sync_peer import SyncPeer
+from tests.helpers.sync_peer import SyncPeer, bloom_false_positive
 from todo_site.asgi import application
 from todos import capabilities, storage
 
@@ -278,4 +278,26 @@ async def test_a_reconnected_channel_layer_starts_a_new_exchange(case):
     await exchange(socket, peer)
 
     assert peer.heads() == await stored_heads()
+    await socket.disconnect()
+
+
+async def test_changes_sent_before_what_they_build_on_are_kept_until_it_arrives():
+    made = bloom_false_positive()
+    await write(DOC, made["server"])
+    socket = await connect()
+    peer = SyncPeer(made["tab"])
+    wanted = sorted(set(peer.heads()) | set(await stored_heads()))
+
+    # Before: the change sent first was dropped (409), the tab never sends a
+    # change twice, and the two asked each other for it without end.
+    message, rounds = peer.generate(), 0
+    while message is not None and rounds < 20:
+        await socket.send_to(bytes_data=message)
+        if await socket.receive_nothing(timeout=0.5):
+            break
+        peer.receive(await socket.receive_from())
+        message, rounds = peer.generate(), rounds + 1
+
+    assert await stored_heads() == wanted
+    assert rounds < 10, f"the exchange took {rounds} round trips"
     await socket.disconnect()

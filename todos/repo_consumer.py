@@ -11,8 +11,12 @@ the app's list ids, unchanged (docs/architecture.md). For each sync message:
    (``engine.sync_receive``, kept in the engine process) and generates the
    reply from what is stored now.
 
-A message whose changes are refused is answered with an ``error`` and leaves
-both the stored document and the sync state as they were. A write committed by
+Changes whose dependencies the server lacks are held for the socket and
+document, not dropped, and written again with its next sync message for that
+document (as ``todos/tab_sync.py`` does, where the docstring says why: a peer's
+sync state never sends a change twice). A message whose changes are otherwise
+refused is answered with an ``error`` and leaves both the stored document and
+the sync state as they were. A write committed by
 anyone else makes the engine generate a sync message for this peer
 (``doc_updated``).
 """
@@ -50,6 +54,7 @@ class RepoSyncConsumer(SocketConsumer):
     async def connect(self):
         self.peer_id = None
         self.documents = set()
+        self.held = {}  # doc_id -> changes whose dependencies were missing
         self.client = ratelimit.address_of_scope(self.scope)
         await self.accept()
 
@@ -64,6 +69,7 @@ class RepoSyncConsumer(SocketConsumer):
             )
             await forget_sync_state(doc_id, self.channel_name)
         self.documents = set()
+        self.held = {}
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is None:
@@ -123,8 +129,9 @@ class RepoSyncConsumer(SocketConsumer):
             )
             return
         heads = None
-        if chunks:
-            heads = await self.store_changes(doc_id, b"".join(chunks))
+        held = self.held.get(doc_id, b"")
+        if chunks or held:
+            heads = await self.store_changes(doc_id, held + b"".join(chunks))
             if heads is None:
                 return
         if heads is None:
@@ -145,17 +152,20 @@ class RepoSyncConsumer(SocketConsumer):
     async def store_changes(self, doc_id, body):
         """Write ``body`` as an upload; return the stored heads, or None if refused.
 
-        Changes whose dependencies the server lacks are not stored; the sync
-        reply then asks for what is missing, so those return the current heads.
+        Changes whose dependencies the server lacks are not stored but held
+        (``self.held``) for the next message; the sync reply asks for what is
+        missing, so those return the current heads.
         """
         started = time.perf_counter()
         refused = await ratelimit.refuse_frame(self.scope, self.client)
         if refused is not None:
             await self.send_error(json.loads(refused)["error"], doc_id)
             return None
+        self.held.pop(doc_id, None)
         try:
             result = await write_document(doc_id, body, self.channel_name, self.client)
         except storage.MissingDependencies:
+            self.held[doc_id] = body
             writelog.log_write(doc_id, len(body), 409, False, started, VIA, self.client)
             return await stored_heads(doc_id) or []
         except storage.StorageError as exc:

@@ -16,7 +16,14 @@ For each sync message:
 
 1. the changes it carries are stored through ``storage.write_document``, like
    any upload (validation, the document's lock, the push to the other tabs);
-   a view-only socket may send none;
+   a view-only socket may send none. Changes whose dependencies the server
+   lacks are held for the socket, not dropped, and stored with the next sync
+   message once what they build on has arrived: Automerge's sync protocol
+   assumes a peer keeps every change it was sent (the tab's sync state never
+   sends a change twice), so a dropped one was never sent again and the two
+   sides asked each other for it forever. That happens when the server's
+   Bloom filter wrongly claims a change the tab holds (about 1% per change),
+   so the tab sends only the changes built on it;
 2. the engine takes the message into this socket's sync state
    (``engine.sync_receive``; the state is kept in the engine process, keyed by
    the socket's channel name and forgotten when the socket closes) and the
@@ -85,11 +92,12 @@ async def receive(consumer, data, read_only=False):
         )
         return
     heads = None
-    if chunks:
-        if read_only:
-            await send_error(consumer, VIEW_ONLY, 403)
-            return
-        heads = await store_changes(consumer, b"".join(chunks))
+    if chunks and read_only:
+        await send_error(consumer, VIEW_ONLY, 403)
+        return
+    held = getattr(consumer, "held_changes", b"")
+    if chunks or held:
+        heads = await store_changes(consumer, held + b"".join(chunks))
         if heads is None:
             return
     try:
@@ -120,16 +128,21 @@ async def answer(consumer, heads, data):
 async def store_changes(consumer, body):
     """Write ``body`` as an upload; return the stored heads, or None if refused.
 
-    Changes whose dependencies the server lacks are not stored: the reply then
-    asks for what is missing, so those return the stored heads.
+    Changes whose dependencies the server lacks are not stored but held in
+    ``consumer.held_changes`` (see the module's docstring), to be written again
+    with the socket's next sync message; the reply asks for what is missing,
+    so those return the stored heads. Any other refusal drops what was held
+    (the tab, told of it, uploads the ordinary way).
     """
     started = time.perf_counter()
     doc_id = consumer.doc_id
+    consumer.held_changes = b""
     try:
         result = await write_document(
             doc_id, body, consumer.channel_name, consumer.client
         )
     except storage.MissingDependencies:
+        consumer.held_changes = body
         writelog.log_write(doc_id, len(body), 409, False, started, VIA, consumer.client)
         try:
             return await stored_heads(doc_id) or []

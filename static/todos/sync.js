@@ -259,7 +259,9 @@ export class Sync {
 	}
 
 	// A server that does not answer (one that does not speak sync on this
-	// socket) must not hold uploads back: after the ack timeout, upload anyway.
+	// socket), or an exchange that goes round without moving on (both sides
+	// asking for a change neither sends), must not hold uploads back: after
+	// the ack timeout without progress, upload anyway.
 	awaitExchange() {
 		this.timers.set('exchange', this.connection.timing.ackTimeout, () => {
 			this.syncing = false;
@@ -271,10 +273,11 @@ export class Sync {
 	/**
 	 * A sync message from the server: merge what it brought and answer it. Once
 	 * the server holds every change of ours, the exchange is done: upload
-	 * whatever was made meanwhile.
+	 * whatever was made meanwhile. Only a message that moves the exchange on
+	 * renews its deadline.
 	 */
 	syncFromServer(bytes) {
-		const { added, synced, done } = this.tabSync.receive(bytes);
+		const { added, synced, done, moved } = this.tabSync.receive(bytes);
 		this.learn(added);
 		if (synced) {
 			this.learn(this.store.heads());
@@ -282,7 +285,7 @@ export class Sync {
 		if (done) {
 			this.syncing = false;
 			this.timers.clear('exchange');
-		} else if (this.syncing) {
+		} else if (this.syncing && moved) {
 			this.awaitExchange();
 		}
 		if (this.store.missingDeps().length > 0) {

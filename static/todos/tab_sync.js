@@ -48,23 +48,27 @@ export class TabSync {
 	/**
 	 * Take a sync message from the server and answer it.
 	 *
-	 * Returns `{added, synced, done}`: the heads of the changes it brought,
-	 * whether the server now holds every change of ours, and whether the
+	 * Returns `{added, synced, done, moved}`: the heads of the changes it
+	 * brought, whether the server now holds every change of ours, whether the
 	 * exchange is over (synced, or there is nothing worth sending: the server
-	 * has no such list and ours is still the empty one, which it need not store).
+	 * has no such list and ours is still the empty one, which it need not
+	 * store), and whether it moved the exchange on (it brought changes, or
+	 * named other server heads than the last one did).
 	 */
 	receive(bytes) {
 		if (!this.state) {
 			this.state = this.store.initSyncState(); // the server started this exchange
 		}
+		const before = String(this.state.theirHeads);
 		const { state, added } = this.store.receiveSyncMessage(this.state, bytes);
 		this.state = state;
+		const moved = added.length > 0 || String(this.state.theirHeads) !== before;
 		if (this.nothingToGive()) {
-			return { added, synced: false, done: true };
+			return { added, synced: false, done: true, moved };
 		}
 		this.sendNext();
 		const synced = this.store.peerHasOurChanges(this.state);
-		return { added, synced, done: synced };
+		return { added, synced, done: synced, moved };
 	}
 
 	// The server holds no list and ours has nothing but the initial change.

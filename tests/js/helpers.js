@@ -129,11 +129,14 @@ export class FakeServer {
 		this.cached = { chunks: null, doc: null };
 		this.syncMessages = 0; // sync messages received
 		this.readOnly = false; // refuse changes in sync messages with 403, as for a view-only link
+		this.holdMissing = true; // false: drop sync changes whose dependencies are missing (as servers before did)
 	}
 
 	/**
 	 * Answer sync message `bytes` from `socket`, as todos/tab_sync.py does: its
-	 * changes go through `write` (a refusal is an error frame marked sync), then
+	 * changes go through `write` (a refusal is an error frame marked sync;
+	 * changes whose dependencies are missing are held for the socket and
+	 * written again with its next message, unless `holdMissing` is false), then
 	 * the socket's sync state takes the message and the reply is generated from
 	 * what is stored. Returns `{reply, error, result}`.
 	 */
@@ -146,12 +149,17 @@ export class FakeServer {
 			return { error: { status: 400, error: String(error) } };
 		}
 		let result = null;
-		if (message.changes.length) {
-			if (this.readOnly) {
-				return { error: { status: 403, error: 'view-only' } };
-			}
-			result = this.write(concat(message.changes));
-			if (result.status !== 200 && result.status !== 409) {
+		if (message.changes.length && this.readOnly) {
+			return { error: { status: 403, error: 'view-only' } };
+		}
+		const held = socket.held || [];
+		if (message.changes.length || held.length) {
+			const changes = [...held, ...message.changes];
+			socket.held = [];
+			result = this.write(concat(changes));
+			if (result.status === 409 && this.holdMissing) {
+				socket.held = changes;
+			} else if (result.status !== 200 && result.status !== 409) {
 				return { error: { status: result.status, ...result.body } };
 			}
 		}
