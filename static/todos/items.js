@@ -26,6 +26,9 @@
  *   were changed, in no particular order.
  */
 
+// Inserts of more items than this (a first sync, a paste) read the whole list again.
+const MAX_PATCHED_INSERT = 1000;
+
 export class ItemList {
 	/**
 	 * @param {object} options
@@ -100,6 +103,9 @@ export class ItemList {
 			const index = path[1];
 			if (path.length === 1 || typeof index !== 'number') {
 				return null; // the list itself was replaced
+			}
+			if (action === 'insert' && values.length > MAX_PATCHED_INSERT) {
+				return null; // as cheap to read it all, and no huge spread into splice()
 			}
 			if (path.length === 2 && (action === 'insert' || action === 'del')) {
 				const splice = { index, remove: action === 'del' ? length || 1 : 0, insert: action === 'insert' ? values.length : 0 };

@@ -147,3 +147,14 @@ test('a local change (no patches) has no changes to apply', async () => {
 	assert.equal(itemList.changes(), null);
 	assert.deepEqual(itemList.counts(), { total: 2, active: 2, completed: 0 });
 });
+
+test('a large insert reads the whole list again instead of patching', async () => {
+	const { store, itemList } = await following('items-k');
+	const other = await openStore('items-l');
+	itemList.items();
+	other.change((doc) => Array.from({ length: 1500 }, (_, i) => `item ${i}`).reduce((d, text) => todos.addItem(d, text), doc));
+	store.merge(other.save());
+	assert.equal(itemList.changes(), null);
+	assert.equal(itemList.items().length, 1500);
+	assert.deepEqual(itemList.counts(), { total: 1500, active: 1500, completed: 0 });
+});
