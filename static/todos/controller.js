@@ -14,7 +14,7 @@ export function routeFromHash(hash) {
 	return ROUTES.includes(route) ? route : '';
 }
 
-/** The items a route shows; the item being edited stays while it is edited. */
+/** The items a route shows (all: `items` itself); the item being edited stays while it is edited. */
 export function filterItems(items, route, keepId = null) {
 	if (route === '') {
 		return items;

@@ -220,8 +220,9 @@ export class View {
 
 	/**
 	 * Make the list show `items` by applying `changes` (items.js) to the `<li>`s
-	 * last shown, in time proportional to the changes. False, with nothing
-	 * touched, if an item is being edited: then showItems does it.
+	 * last shown, in time proportional to the changes. False if an item is
+	 * being edited (nothing touched) or the changes do not fit the `<li>`s
+	 * (their order is read back from the page): then showItems does it.
 	 */
 	showChanges(items, { splices, touched }) {
 		if (this.editing) {
