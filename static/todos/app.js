@@ -138,7 +138,7 @@ async function main() {
 	view.ready();
 	sync.start();
 	document.documentElement.dataset.ready = 'true';
-	window.todos = { store, sync, todos, historyPanel, presence };
+	window.todos = { store, sync, todos, view, historyPanel, presence };
 
 	enableOffline(swUrl, staticUrl, root, aboutUrl).then(
 		(enabled) => {

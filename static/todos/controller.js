@@ -14,8 +14,11 @@ export function routeFromHash(hash) {
 	return ROUTES.includes(route) ? route : '';
 }
 
-/** The items a route shows; the item being edited stays while it is edited. */
+/** The items a route shows (all: `items` itself); the item being edited stays while it is edited. */
 export function filterItems(items, route, keepId = null) {
+	if (route === '') {
+		return items;
+	}
 	const wanted = { '': () => true, active: (item) => !item.done, completed: (item) => item.done }[route];
 	return items.filter((item) => item.id === keepId || wanted(item));
 }
@@ -42,6 +45,7 @@ export class Controller {
 		this.editBase = new Map();
 		this.titleBase = null;
 		this.itemList = new ItemList({ store, todos });
+		this.shownItems = null; // the items the view last showed, if it showed them all
 		store.subscribe(({ patches }) => {
 			this.itemList.updated(patches);
 			this.render();
@@ -98,14 +102,22 @@ export class Controller {
 		this.render();
 	}
 
-	/** Render the whole document through the view. */
+	/**
+	 * Render the document through the view: with all items shown and none
+	 * edited, only the changes since the last render (items.js), else everything.
+	 */
 	render() {
-		const { todos, store } = this;
+		const { todos, store, itemList } = this;
 		const title = todos.title(store.doc);
-		const items = this.itemList.items();
+		const items = itemList.items();
+		const changes = itemList.changes();
+		const shown = filterItems(items, this.route, this.view.editingId());
+		const incremental = shown === items && changes && changes.from === this.shownItems;
+		this.shownItems = shown === items ? items : null;
 		this.view.render({
-			items: filterItems(items, this.route, this.view.editingId()),
-			counts: todos.counts(store.doc, items),
+			items: shown,
+			changes: incremental ? changes : null,
+			counts: itemList.counts(),
 			title,
 			route: this.route,
 		});

@@ -20,10 +20,11 @@ export class PresenceView {
 		this.editing = new Set();
 		this.ownEditing = null;
 		this.onOwnEditing = () => {};
-		new MutationObserver(() => this.listChanged()).observe(this.$list, {
+		new MutationObserver((records) => this.listChanged(records)).observe(this.$list, {
 			childList: true,
 			subtree: true,
 			attributes: true,
+			attributeOldValue: true,
 			attributeFilter: ['class'],
 		});
 	}
@@ -41,31 +42,57 @@ export class PresenceView {
 		this.mark();
 	}
 
-	listChanged() {
-		const id = this.$list.querySelector('li.editing')?.dataset.id ?? null;
-		if (id !== this.ownEditing) {
-			this.ownEditing = id;
-			this.onOwnEditing(id);
+	// Only the <li>s the records name are looked at, so a push that adds one item
+	// costs one item here, not the list.
+	listChanged(records) {
+		let editingMoved = false;
+		const $added = new Set();
+		for (const { type, target, oldValue, addedNodes, removedNodes } of records) {
+			if (type === 'attributes') {
+				editingMoved ||= wasEditing(oldValue) !== target.classList.contains('editing');
+			} else if (target === this.$list) {
+				editingMoved ||= [...removedNodes].some(($node) => $node.classList?.contains('editing'));
+				addedNodes.forEach(($node) => $added.add($node));
+			}
 		}
-		this.mark();
+		if (editingMoved) {
+			const id = this.$list.querySelector('li.editing')?.dataset.id ?? null;
+			if (id !== this.ownEditing) {
+				this.ownEditing = id;
+				this.onOwnEditing(id);
+			}
+		}
+		for (const $li of $added) {
+			if ($li.isConnected && $li.dataset?.id) {
+				this.markItem($li);
+			}
+		}
 	}
 
 	// Idempotent, so the mutations it makes settle the observer at once.
 	mark() {
 		for (const $li of this.$list.querySelectorAll('li[data-id]')) {
-			const elsewhere = this.editing.has($li.dataset.id);
-			if ($li.classList.contains(ELSEWHERE) !== elsewhere) {
-				$li.classList.toggle(ELSEWHERE, elsewhere);
-			}
-			const $note = $li.querySelector(':scope > .elsewhere-note');
-			if (elsewhere && !$note) {
-				const $new = document.createElement('span');
-				$new.className = 'elsewhere-note';
-				$new.textContent = ELSEWHERE_NOTE;
-				$li.appendChild($new);
-			} else if (!elsewhere && $note) {
-				$note.remove();
-			}
+			this.markItem($li);
 		}
 	}
+
+	markItem($li) {
+		const elsewhere = this.editing.has($li.dataset.id);
+		if ($li.classList.contains(ELSEWHERE) !== elsewhere) {
+			$li.classList.toggle(ELSEWHERE, elsewhere);
+		}
+		const $note = $li.querySelector(':scope > .elsewhere-note');
+		if (elsewhere && !$note) {
+			const $new = document.createElement('span');
+			$new.className = 'elsewhere-note';
+			$new.textContent = ELSEWHERE_NOTE;
+			$li.appendChild($new);
+		} else if (!elsewhere && $note) {
+			$note.remove();
+		}
+	}
+}
+
+function wasEditing(className) {
+	return ` ${className || ''} `.includes(' editing ');
 }

@@ -149,19 +149,27 @@ export class View {
 	 *
 	 * @param {object} state
 	 * @param {Array<{id, text, done}>} state.items The items to show (filtered).
+	 * @param {object} [state.changes] How `items` differ from the last items shown
+	 *   (items.js `Changes`), if known: then only those `<li>`s are touched.
 	 * @param {{total, active, completed}} state.counts Counts over all items.
 	 * @param {string} state.title The list's title.
 	 * @param {string} state.route '', 'active' or 'completed'.
 	 */
-	render({ items, counts, title, route }) {
-		this.showItems(items);
+	render({ items, changes = null, counts, title, route }) {
+		if (!(changes && this.showChanges(items, changes))) {
+			this.showItems(items);
+		}
 		this.$main.hidden = counts.total === 0;
 		this.$footer.hidden = counts.total === 0;
 		if (!this.readOnly) {
 			this.$toggleAll.checked = counts.total > 0 && counts.completed === counts.total;
 			this.$clearCompleted.hidden = counts.completed === 0;
 		}
-		this.$count.innerHTML = itemCounter(counts.active);
+		const counter = itemCounter(counts.active);
+		if (counter !== this.counter) {
+			this.counter = counter;
+			this.$count.innerHTML = counter;
+		}
 		this.showRoute(route);
 		if (document.activeElement !== this.$title) {
 			this.$title.value = title;
@@ -208,6 +216,59 @@ export class View {
 			}
 		});
 		this.order = order;
+	}
+
+	/**
+	 * Make the list show `items` by applying `changes` (items.js) to the `<li>`s
+	 * last shown, in time proportional to the changes. False if an item is
+	 * being edited (nothing touched) or the changes do not fit the `<li>`s
+	 * (their order is read back from the page): then showItems does it.
+	 */
+	showChanges(items, { splices, touched }) {
+		if (this.editing) {
+			return false;
+		}
+		const order = this.order;
+		for (const { index, remove, insert } of splices) {
+			for (const id of order.splice(index, remove, ...new Array(insert).fill(null))) {
+				if (id !== null) {
+					this.$items.get(id).remove();
+					this.$items.delete(id);
+				}
+			}
+		}
+		// From the end, so that the <li> after a new one is already in place.
+		for (const index of [...touched].sort((a, b) => b - a)) {
+			const item = items[index];
+			if (order[index] === item.id) {
+				this.updateItem(this.$items.get(item.id), item);
+			} else {
+				if (order[index] !== null) {
+					this.$items.get(order[index]).remove();
+					this.$items.delete(order[index]);
+				}
+				if (this.$items.has(item.id)) {
+					return this.resync(); // an item moved, which patches do not say: show it all
+				}
+				const $li = this.createItem(item);
+				this.$items.set(item.id, $li);
+				this.$todoList.insertBefore($li, this.$items.get(order[index + 1]) || null);
+				order[index] = item.id;
+			}
+			this.shown.set(this.$items.get(item.id), item);
+		}
+		return true;
+	}
+
+	// Read `order` and `$items` back from the list's <li>s; false (showItems must follow).
+	resync() {
+		this.order = [];
+		this.$items.clear();
+		for (const $li of this.$todoList.children) {
+			this.order.push($li.dataset.id);
+			this.$items.set($li.dataset.id, $li);
+		}
+		return false;
 	}
 
 	createItem(item) {

@@ -172,3 +172,53 @@ def test_without_websockets_the_app_syncs_over_http(new_context, new_app, server
     bob.expect_synced_items(
         ["over the socket", "over http", "pushed to alice, polled by bob"]
     )
+
+
+SPY_FULL_RENDERS = """() => {
+    const { view } = window.todos;
+    window.fullRenders = 0;
+    const showItems = view.showItems.bind(view);
+    view.showItems = (items) => {
+        window.fullRenders += 1;
+        return showItems(items);
+    };
+    for (const $li of document.querySelectorAll('.todo-list li')) {
+        $li.dataset.kept = 'yes';
+    }
+}"""
+CHANGE_ELSEWHERE = """() => {
+    const { store, todos } = window.todos;
+    const [a, b, , d] = todos.items(store.doc);
+    store.change((doc) => todos.insertItem(doc, 1, { text: 'inserted' }));
+    store.change((doc) => todos.removeItem(doc, b.id));
+    store.change((doc) => todos.setDone(doc, d.id, true));
+    store.change((doc) => todos.editText(doc, a.id, 'a, edited'));
+    store.change((doc) => todos.addItem(doc, 'appended'));
+}"""
+
+
+def test_a_push_shows_its_changes_touching_only_the_changed_items(new_app, server):
+    alice = new_app().start_new_list(server.url)
+    alice.add("a", "b", "c", "d", "e")
+    alice.expect_saved()
+    bob = new_app().open(alice.url)
+    bob.expect_synced_items(["a", "b", "c", "d", "e"])
+    bob.page.evaluate(SPY_FULL_RENDERS)
+
+    alice.page.evaluate(CHANGE_ELSEWHERE)
+    bob.expect_synced_items(["a, edited", "inserted", "c", "d", "e", "appended"])
+    expect(bob.item("d")).to_have_class("completed", timeout=SYNC_TIMEOUT_MS)
+    expect(bob.page.locator(".todo-count")).to_have_text("5 items left")
+    # Items still there keep their <li> (updated in place); no whole-list render ran.
+    kept = bob.page.locator(".todo-list li[data-kept]")
+    expect(kept).to_have_count(4)
+    assert kept.all_inner_texts() == ["a, edited", "c", "d", "e"]
+    assert bob.page.evaluate("window.fullRenders") == 0
+
+    # While an item is edited, or with a filter, the whole list is rendered.
+    bob.start_edit("c")
+    alice.add("while bob edits")
+    bob.expect_synced_items(
+        ["a, edited", "inserted", "c", "d", "e", "appended", "while bob edits"]
+    )
+    assert bob.page.evaluate("window.fullRenders") > 0
