@@ -19,7 +19,7 @@ export function filterItems(items, route, keepId = null) {
 	if (route === '') {
 		return items;
 	}
-	const wanted = { '': () => true, active: (item) => !item.done, completed: (item) => item.done }[route];
+	const wanted = { active: (item) => !item.done, completed: (item) => item.done }[route];
 	return items.filter((item) => item.id === keepId || wanted(item));
 }
 

@@ -186,11 +186,7 @@ export class View {
 		const wanted = new Set(items.map((item) => item.id));
 		for (const id of this.order) {
 			if (!wanted.has(id)) {
-				if (this.editing && this.editing.id === id) {
-					this.editing = null;
-				}
-				this.$items.get(id).remove();
-				this.$items.delete(id);
+				this.dropItem(id);
 			}
 		}
 		// `order` is the ids of the <li>s in the list, in order: the DOM is
@@ -232,8 +228,7 @@ export class View {
 		for (const { index, remove, insert } of splices) {
 			for (const id of order.splice(index, remove, ...new Array(insert).fill(null))) {
 				if (id !== null) {
-					this.$items.get(id).remove();
-					this.$items.delete(id);
+					this.dropItem(id);
 				}
 			}
 		}
@@ -244,8 +239,7 @@ export class View {
 				this.updateItem(this.$items.get(item.id), item);
 			} else {
 				if (order[index] !== null) {
-					this.$items.get(order[index]).remove();
-					this.$items.delete(order[index]);
+					this.dropItem(order[index]);
 				}
 				if (this.$items.has(item.id)) {
 					return this.resync(); // an item moved, which patches do not say: show it all
@@ -258,6 +252,15 @@ export class View {
 			this.shown.set(this.$items.get(item.id), item);
 		}
 		return true;
+	}
+
+	/** Take item `id`'s `<li>` out of the list (and out of edit mode). */
+	dropItem(id) {
+		if (this.editing && this.editing.id === id) {
+			this.editing = null;
+		}
+		this.$items.get(id).remove();
+		this.$items.delete(id);
 	}
 
 	// Read `order` and `$items` back from the list's <li>s; false (showItems must follow).
