@@ -120,7 +120,13 @@ async function main() {
   const perSocket = [];
   const perEdit = [];
   let lost = 0;
+  let cpuStart = process.cpuUsage();
   for (let n = 0; n < options.warmup + options.repetitions; n++) {
+    if (n === options.warmup) {
+      // The runner samples the servers' CPU between these two lines.
+      process.stderr.write("measuring\n");
+      cpuStart = process.cpuUsage();
+    }
     const arrivals = handles.map((handle) => {
       return new Promise((resolve) => {
         const onChange = ({ doc }) => {
@@ -150,10 +156,14 @@ async function main() {
     await sleep(options.gap);
   }
 
+  const cpu = process.cpuUsage(cpuStart);
+  const clientCpuMs = (cpu.user + cpu.system) / 1000 / options.repetitions;
+  process.stderr.write("measured\n");
   const report = {
     system: VERSION_2 ? "automerge-repo 2.x" : "automerge-repo",
     options,
     lost,
+    clientCpuMs,
     disconnects,
     perSocket: summarize(perSocket),
     lastSocket: summarize(perEdit),

@@ -176,7 +176,13 @@ async function main() {
   const acks = [];
   const byUrl = {};
   let lost = 0;
+  let cpuStart = process.cpuUsage();
   for (let n = 0; n < options.warmup + options.repetitions; n++) {
+    if (n === options.warmup) {
+      // The runner samples the servers' CPU between these two lines.
+      process.stderr.write("measuring\n");
+      cpuStart = process.cpuUsage();
+    }
     const arrivals = listeners.map((listener) => {
       return new Promise((resolve) => {
         const timer = setTimeout(() => resolve(null), options.arrivalTimeout);
@@ -210,6 +216,9 @@ async function main() {
     }
     await sleep(options.gap);
   }
+  const cpu = process.cpuUsage(cpuStart);
+  const clientCpuMs = (cpu.user + cpu.system) / 1000 / options.repetitions;
+  process.stderr.write("measured\n");
   writer.socket.close();
   for (const listener of listeners) listener.socket.close();
 
@@ -218,6 +227,7 @@ async function main() {
       system: "django-channels",
       options,
       lost,
+    clientCpuMs,
       perSocket: summarize(perSocket),
       lastSocket: summarize(perEdit),
       writerAck: summarize(acks),

@@ -101,10 +101,11 @@ class Servers:
         self.started = []
         self.database = None
         self.urls = {}
+        self.pids = {}  # system -> its server processes, for their CPU time
         if "one" in systems:
             env = live.server_env(sqlite_path=directory / "one.sqlite3")
             live.migrate(env)
-            self.urls["one"] = [self._daphne(env, "one")]
+            self.urls["one"] = [self._daphne(env, "one", "one")]
         if "two" in systems:
             for name in ("postgres", "redis"):
                 reason = services.unavailable_reason(name)
@@ -119,15 +120,17 @@ class Servers:
                 TODOS_DB_POOL_SIZE=4,
             )
             live.migrate(env)
-            self.urls["two"] = [self._daphne(env, f"two-{i}") for i in range(2)]
+            self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]
         if "automerge-repo" in systems:
             server = SyncServer(directory)
             self.started.append(server)
             self.urls["automerge-repo"] = [server.url]
+            self.pids["automerge-repo"] = [server.process.pid]
 
-    def _daphne(self, env, name):
+    def _daphne(self, env, name, system):
         server = live.LiveServer(env, log_path=self.directory / f"daphne-{name}.log")
         self.started.append(server.start())
+        self.pids.setdefault(system, []).append(server.process.pid)
         return server.ws_url
 
     def stop(self):
@@ -168,15 +171,50 @@ def client_command(system, urls, listeners, options):
     ]
 
 
-def measure(system, urls, listeners, options):
-    """Run one client; return its JSON report with the load around it."""
+def cpu_seconds(pids):
+    """CPU time used so far by ``pids`` and every process below them."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # it ended meanwhile
+            # After the name: state, ppid, ..., utime and stime (13th and 14th).
+            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    total, todo = 0, list(pids)
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0))[1]
+        todo += [child for child, (parent, _) in stats.items() if parent == pid]
+    return total / ticks
+
+
+def measure(system, urls, listeners, options, pids):
+    """Run one client; return its JSON report with the load and the servers' CPU
+    time per measured edit around it."""
     before = load_average()
     command = [str(part) for part in client_command(system, urls, listeners, options)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=1800)
-    if done.returncode != 0:
-        raise SystemExit(f"{system} L={listeners} failed:\n{done.stderr.decode()}")
-    report = json.loads(done.stdout)
+    client = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    # The client writes "measuring" and "measured" around its measured edits.
+    errors, cpu = [], []
+    for line in client.stderr:
+        if line.strip() in (b"measuring", b"measured"):
+            cpu.append(cpu_seconds(pids))
+        else:
+            errors.append(line)
+    stdout, stderr = client.communicate(timeout=1800)
+    if client.returncode != 0 or len(cpu) != 2:
+        message = b"".join(errors).decode() + stderr.decode()
+        raise SystemExit(
+            f"{system} L={listeners} failed (exit {client.returncode}):\n{message}"
+        )
+    report = json.loads(stdout)
     report["load"] = [before, load_average()]
+    report["serverCpuMs"] = (cpu[1] - cpu[0]) * 1000 / options.repetitions
     return report
 
 
@@ -276,6 +314,14 @@ def markdown(results, options, systems):
         )
         + ".",
         f"Lost arrivals: {lost or 'none'}.",
+        "CPU time per edit, clients (one Node process) + servers (every process): "
+        + "; ".join(
+            f"{system} L={listeners}: {r['clientCpuMs']:.1f} + "
+            f"{r['serverCpuMs']:.1f} ms"
+            for listeners, by_system in results.items()
+            for system, r in by_system.items()
+        )
+        + ".",
     ]
     if "two" in systems:
         split = []
@@ -312,7 +358,13 @@ def main():
                 order = systems[turn % len(systems) :] + systems[: turn % len(systems)]
                 results[listeners] = {}
                 for system in order:
-                    report = measure(system, servers.urls[system], listeners, options)
+                    report = measure(
+                        system,
+                        servers.urls[system],
+                        listeners,
+                        options,
+                        servers.pids[system],
+                    )
                     report["urls"] = servers.urls[system]
                     results[listeners][system] = report
                     print(
