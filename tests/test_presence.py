@@ -350,7 +350,9 @@ async def test_a_reconnected_layer_makes_each_socket_announce_join_again():
     await presence(alice)
     layer, channel = await listen()
 
-    await layer.group_send(storage.group_name(DOC), {"type": "layer.reconnected"})
+    # As the Redis layer does: to every channel of the process, so to each
+    # socket's (a member of its list's links group), not to the push hub.
+    await layer.group_send(capabilities.links_group(DOC), {"type": "layer.reconnected"})
     event = await layer.receive(channel)
 
     assert event["kind"] == "join"

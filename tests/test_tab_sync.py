@@ -271,7 +271,9 @@ async def test_a_reconnected_channel_layer_starts_a_new_exchange(case):
         await socket.receive_output()  # the push, lost as a full channel would lose it
 
     layer = get_channel_layer()
-    await layer.group_send(storage.group_name(DOC), {"type": "layer.reconnected"})
+    # As the Redis layer does: to every channel of the process, so to each
+    # socket's (a member of its list's links group), not to the push hub.
+    await layer.group_send(capabilities.links_group(DOC), {"type": "layer.reconnected"})
     first = await socket.receive_from()
     assert isinstance(first, bytes) and first[0] == 0x42
     peer.receive(first)

@@ -190,9 +190,14 @@ if REDIS_URL:
     }
 else:
     # Channels' own, with its expiry sweep at most once a second
-    # (todo_site/memory_layer.py).
+    # (todo_site/memory_layer.py). Each channel holds up to 1,000 messages, as
+    # with Redis (where that bounds the whole process): the push hub's one
+    # channel carries every document's pushes (todos/push_hub.py).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "todo_site.memory_layer.InMemoryChannelLayer"}
+        "default": {
+            "BACKEND": "todo_site.memory_layer.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
     }
 
 _VALIDATORS = "django.contrib.auth.password_validation"

@@ -3,7 +3,8 @@
 On connect the server sends the stored document as one binary frame. Binary frames
 from the client are uploads, merged by the same service as HTTP writes and answered
 with a JSON acknowledgement; every committed write, from here or over HTTP, is
-pushed to the document's other sockets as a binary frame, followed by a text frame
+pushed to the document's other sockets (by the process's push hub,
+``todos/push_hub.py``) as a binary frame, followed by a text frame
 ``{"type": "update", "heads": [...], "chunks": n, "size": n}`` naming what is
 stored now. A write that only compacts (fewer stored chunks, no new change) pushes
 no bytes, only that text frame, so the other clients know the list was compacted
@@ -35,6 +36,7 @@ from todo_site import metrics
 
 from . import capabilities, ratelimit, storage, tab_sync, writelog
 from .presence.consumer import PresenceMixin
+from .push_hub import hub_of
 from .sharing import NO_VIEW_LINK, VIEW_ONLY
 from .socket_base import SocketConsumer
 
@@ -102,14 +104,22 @@ class DocumentConsumer(PresenceMixin, SocketConsumer):
         if getattr(self, "syncing", False):
             await tab_sync.forget(self)
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if hasattr(self, "group"):  # a consumer that died without disconnect()
+                await hub_of(self.channel_layer).unregister(self)
+
     async def join_groups(self):
-        """Join the groups of the document's pushes and of its links' changes."""
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        """Take the document's pushes (through the process's push hub) and join
+        the group of its links' changes."""
+        await hub_of(self.channel_layer).register(self)
         links = capabilities.links_group(self.doc_id)
         await self.channel_layer.group_add(links, self.channel_name)
 
     async def leave_groups(self):
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await hub_of(self.channel_layer).unregister(self)
         links = capabilities.links_group(self.doc_id)
         await self.channel_layer.group_discard(links, self.channel_name)
 
@@ -149,23 +159,6 @@ class DocumentConsumer(PresenceMixin, SocketConsumer):
             return exc.status, None
         await self.send(text_data=json.dumps({"type": "ack", **result.as_json()}))
         return 200, result
-
-    async def doc_updated(self, event):
-        """A committed write: pass on its new bytes unless this socket sent them.
-
-        The text frame after them names what is stored now (heads, chunk count,
-        size), so a socket that only listens (and so gets no acknowledgements) can
-        notice a push it missed, for example one that a full channel layer
-        dropped, and knows when another client has compacted the stored chunks.
-        A write that only compacted has no new bytes: the text frame goes alone.
-        """
-        if event["sender"] == self.channel_name:
-            return
-        if event["data"]:
-            await self.send(bytes_data=event["data"])
-            metrics.observe_push(event.get("committed_at"))
-        frame = {key: event[key] for key in ("heads", "chunks", "size")}
-        await self.send(text_data=json.dumps({"type": "update", **frame}))
 
     async def doc_moved(self, event):
         """The list moved to a new edit id: tell this editor, then close."""

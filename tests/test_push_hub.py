@@ -1,0 +1,156 @@
+"""The push hub: one group membership per process, each push sent to its sockets."""
+
+import asyncio
+
+from todo_site.memory_layer import InMemoryChannelLayer
+from todos.push_hub import hub_of
+from todos.storage import group_name
+
+DOC = "hub-doc"
+
+
+class Socket:
+    """Stands in for a DocumentConsumer: its group, its channel, what it was sent."""
+
+    def __init__(self, name, log=None, fail=False):
+        self.group = group_name(DOC)
+        self.channel_name = name
+        self.log = [] if log is None else log
+        self.fail = fail
+
+    async def send(self, bytes_data=None, text_data=None):
+        if self.fail:
+            raise ConnectionError("gone")
+        self.log.append((self.channel_name, bytes_data or text_data))
+
+
+def update(data=b"change", sender=None):
+    return {
+        "type": "doc.updated",
+        "doc_id": DOC,
+        "data": data,
+        "heads": ["h"],
+        "chunks": 2,
+        "size": 10,
+        "sender": sender,
+    }
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+
+
+async def test_sockets_of_one_process_share_one_membership():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    sockets = [Socket(f"s{n}") for n in range(3)]
+
+    for socket in sockets:
+        await hub.register(socket)
+
+    assert set(layer.groups[group_name(DOC)]) == {hub.channel}
+    assert hub_of(layer) is hub
+
+
+async def test_a_push_reaches_every_socket_but_its_sender_bytes_first():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    log = []
+    sockets = [Socket(f"s{n}", log) for n in range(3)]
+    for socket in sockets:
+        await hub.register(socket)
+
+    await layer.group_send(group_name(DOC), update(sender="s1"))
+    await settle()
+
+    text = '{"type": "update", "heads": ["h"], "chunks": 2, "size": 10}'
+    assert log == [("s0", b"change"), ("s2", b"change"), ("s0", text), ("s2", text)]
+
+
+async def test_a_compaction_pushes_only_the_text_frame():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    socket = Socket("s0")
+    await hub.register(socket)
+
+    await layer.group_send(group_name(DOC), update(data=b""))
+    await settle()
+
+    assert [frame for _, frame in socket.log] == [
+        '{"type": "update", "heads": ["h"], "chunks": 2, "size": 10}'
+    ]
+
+
+async def test_a_failing_socket_does_not_keep_the_others_from_their_push():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    log = []
+    await hub.register(Socket("broken", fail=True))
+    await hub.register(Socket("fine", log))
+
+    await layer.group_send(group_name(DOC), update())
+    await settle()
+
+    assert [name for name, _ in log] == ["fine", "fine"]
+
+
+async def test_the_last_socket_out_leaves_the_group_and_the_next_joins_again():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    first, second = Socket("s0"), Socket("s1")
+    await hub.register(first)
+    await hub.register(second)
+
+    await hub.unregister(first)
+    assert set(layer.groups[group_name(DOC)]) == {hub.channel}
+    await hub.unregister(second)
+    await hub.unregister(second)  # twice (disconnect, then the consumer's end)
+    assert group_name(DOC) not in layer.groups
+
+    third = Socket("s2")
+    await hub.register(third)
+    await layer.group_send(group_name(DOC), update())
+    await settle()
+    assert [name for name, _ in third.log] == ["s2", "s2"]
+    assert first.log == second.log == []
+
+
+async def test_register_returns_only_once_the_group_is_joined():
+    """A socket registers before it reads the stored document: a push committed
+    after that read must reach it, so the join cannot still be on its way."""
+
+    class SlowLayer(InMemoryChannelLayer):
+        async def group_add(self, group, channel):
+            await asyncio.sleep(0.05)
+            await super().group_add(group, channel)
+
+    layer = SlowLayer()
+    hub = hub_of(layer)
+    first, second = Socket("s0"), Socket("s1")
+
+    await asyncio.gather(hub.register(first), hub.register(second))
+
+    assert set(layer.groups[group_name(DOC)]) == {hub.channel}
+    await layer.group_send(group_name(DOC), update())
+    await settle()
+    assert len(first.log) == len(second.log) == 2
+
+
+async def test_a_leave_and_a_join_at_once_leave_the_hub_in_the_group():
+    class SlowLayer(InMemoryChannelLayer):
+        async def group_discard(self, group, channel):
+            await asyncio.sleep(0.05)
+            await super().group_discard(group, channel)
+
+    layer = SlowLayer()
+    hub = hub_of(layer)
+    leaving, joining = Socket("s0"), Socket("s1")
+    await hub.register(leaving)
+
+    await asyncio.gather(hub.unregister(leaving), hub.register(joining))
+
+    assert set(layer.groups[group_name(DOC)]) == {hub.channel}
+    await layer.group_send(group_name(DOC), update())
+    await settle()
+    assert len(joining.log) == 2

@@ -1,0 +1,151 @@
+"""The push hub: one channel per process carries a document's pushes to its sockets.
+
+A committed write is pushed with one ``group_send`` to the document's group
+(``todos.storage.notify_update``). When every socket was a member of that group,
+a push to 100 sockets of one process put 100 messages through the channel layer
+(100 Redis commands and replies with channels_redis), woke 100 consumers one
+after another and encoded the same text frame 100 times. Here each process has
+one hub: its channel is the group's member for all of the process's sockets on
+that document, it receives each push once, encodes the text frame once, and
+writes the frames to its sockets itself: first the new bytes to every socket,
+then the text frame to every socket, so the last socket's bytes do not wait
+behind everyone's text frame.
+
+- ``register(consumer)`` adds a socket (``consumer.group``). The first socket
+  of a document makes the hub join the group; ``register`` returns only after
+  that, so a consumer that registers before it reads the stored document misses
+  no push committed after the read.
+- ``unregister(consumer)`` takes it out; the last one out leaves the group.
+  Joins and leaves are made one at a time, so a leave cannot undo a join.
+- A push is not sent to the socket that made the write (``sender``), and a
+  failing socket does not keep the others from theirs.
+- Memberships expire in the channel layer (a day); the hub adds them again
+  every hour while it has sockets on the document.
+
+The hub's sockets are ``DocumentConsumer``s (``todos/consumers.py``).
+``/automerge-repo`` peers stay members of the group themselves: each needs its
+own sync message.
+
+Public API: ``hub_of``, ``PushHub``.
+"""
+
+import asyncio
+import json
+import logging
+
+from todo_site import metrics
+
+from .storage import group_name
+
+__all__ = ["hub_of", "PushHub", "REFRESH_SECONDS"]
+
+logger = logging.getLogger(__name__)
+
+# How often the hub renews its group memberships (they expire after a day).
+REFRESH_SECONDS = 3600
+
+
+def hub_of(layer):
+    """The hub of ``layer`` on the running event loop, started on first use."""
+    loop = asyncio.get_running_loop()
+    hub = getattr(layer, "todos_push_hub", None)
+    if hub is None or hub.loop is not loop or loop.is_closed():
+        hub = layer.todos_push_hub = PushHub(layer, loop)
+    return hub
+
+
+class PushHub:
+    """One channel that receives a document's pushes for all of a process's sockets."""
+
+    def __init__(self, layer, loop):
+        self.layer = layer
+        self.loop = loop
+        self.channel = None
+        self.sockets = {}  # group -> {channel name: consumer}
+        self.changing = asyncio.Lock()  # one join or leave at a time
+        self.tasks = []
+
+    async def register(self, consumer):
+        """Send ``consumer.group``'s pushes to ``consumer`` from now on."""
+        async with self.changing:
+            await self.start()
+            members = self.sockets.setdefault(consumer.group, {})
+            if not members:
+                await self.layer.group_add(consumer.group, self.channel)
+            members[consumer.channel_name] = consumer
+
+    async def unregister(self, consumer):
+        """Stop sending pushes to ``consumer``; leave the group after the last."""
+        async with self.changing:
+            members = self.sockets.get(consumer.group, {})
+            if members.get(consumer.channel_name) is not consumer:
+                return
+            del members[consumer.channel_name]
+            if not members:
+                del self.sockets[consumer.group]
+                await self.layer.group_discard(consumer.group, self.channel)
+
+    async def start(self):
+        if self.channel is None:
+            self.channel = await self.layer.new_channel()
+            self.tasks = [
+                self.loop.create_task(self.read()),
+                self.loop.create_task(self.refresh()),
+            ]
+
+    async def read(self):
+        """Hand each message on the hub's channel to the sockets it is for."""
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message.get("type") != "doc.updated":
+                # Such as layer.reconnected, which each socket hears itself
+                # (it is in its list's links group).
+                continue
+            try:
+                await self.push(message)
+            except Exception:
+                logger.exception("Could not push an update of %s", message["doc_id"])
+
+    async def push(self, event):
+        """Send a committed write's bytes, then its text frame, to every socket.
+
+        The text frame names what is stored now (heads, chunk count, size), so
+        a socket that only listens (and so gets no acknowledgements) can notice
+        a push it missed, for example one that a full channel layer dropped,
+        and knows when the stored chunks were compacted. A write that only
+        compacted has no new bytes: the text frame goes alone.
+        """
+        members = self.sockets.get(group_name(event["doc_id"]))
+        if not members:
+            return
+        sockets = [
+            consumer
+            for name, consumer in list(members.items())
+            if name != event["sender"]
+        ]
+        if event["data"]:
+            for consumer in sockets:
+                await send(consumer, bytes_data=event["data"])
+            committed_at = event.get("committed_at")
+            for _ in sockets:
+                metrics.observe_push(committed_at)
+        fields = {key: event[key] for key in ("heads", "chunks", "size")}
+        text = json.dumps({"type": "update", **fields})
+        for consumer in sockets:
+            await send(consumer, text_data=text)
+
+    async def refresh(self):
+        """Add the hub to its groups again before the layer's memberships expire."""
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            async with self.changing:
+                for group in list(self.sockets):
+                    await self.layer.group_add(group, self.channel)
+
+
+async def send(consumer, **frame):
+    """Send one frame to one socket; a failure there is that socket's alone."""
+    try:
+        await consumer.send(**frame)
+    except Exception:
+        logger.exception("Could not push to %s", consumer.channel_name)
