@@ -16,7 +16,7 @@ and prints the median time from the frame reaching the consumer to each stage:
 - ``engine``: the engine's ``apply`` returned (validate and merge, in its process);
 - ``committed``: ``notify_update`` starts (``transaction.on_commit``);
 - ``group_sent``: the channel layer's ``group_send`` returned to that thread;
-- ``handler``: the listener's ``doc_updated`` starts on the event loop;
+- ``handler``: the process's push hub starts sending the push (``PushHub.push``);
 - ``pushed``: the listener's binary frame has been handed to Daphne;
 - ``update_sent``: the ``update`` text frame after it;
 - ``acked``: the writer's acknowledgement has been handed to Daphne.
@@ -87,7 +87,7 @@ def instrument(trace):
     import django
 
     django.setup()
-    from todos import consumers, engine
+    from todos import consumers, engine, push_hub
     from todos.storage import service
 
     wrap_sync(service, "write_document", trace, "service", before=True)
@@ -115,17 +115,17 @@ def instrument(trace):
 
     service.async_to_sync = traced_async_to_sync
     consumer = consumers.DocumentConsumer
-    receive, doc_updated, send = consumer.receive, consumer.doc_updated, consumer.send
+    receive, send = consumer.receive, consumer.send
+    push = push_hub.PushHub.push
 
     async def traced_receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None:
             trace.note("receive")
         return await receive(self, text_data=text_data, bytes_data=bytes_data)
 
-    async def traced_doc_updated(self, event):
-        if event["sender"] != self.channel_name:
-            trace.note("handler")
-        return await doc_updated(self, event)
+    async def traced_push(self, event):
+        trace.note("handler")
+        return await push(self, event)
 
     async def traced_send(self, text_data=None, bytes_data=None, close=False):
         await send(self, text_data=text_data, bytes_data=bytes_data, close=close)
@@ -137,7 +137,7 @@ def instrument(trace):
             trace.note("acked")
 
     consumer.receive = traced_receive
-    consumer.doc_updated = traced_doc_updated
+    push_hub.PushHub.push = traced_push
     consumer.send = traced_send
 
 
