@@ -22,9 +22,8 @@ anyone else makes the engine generate a sync message for this peer
 """
 
 import json
-import time
 
-from . import engine, ratelimit, storage, writelog
+from . import engine, ratelimit, storage
 from .automerge_format import FormatError
 from .automerge_format.sync import read_sync_message
 from .repo_protocol import (
@@ -41,8 +40,8 @@ from .sync_calls import (
     forget_sync_state,
     generate_sync,
     receive_sync,
+    store_sync_changes,
     stored_heads,
-    write_document,
 )
 
 VIA = "automerge-repo"
@@ -150,34 +149,23 @@ class RepoSyncConsumer(SocketConsumer):
         await self.send_sync(doc_id, reply)
 
     async def store_changes(self, doc_id, body):
-        """Write ``body`` as an upload; return the stored heads, or None if refused.
+        """Store the changes ``body``; return the stored heads, or None if refused.
 
-        Changes whose dependencies the server lacks are not stored but held
-        (``self.held``) for the next message; the sync reply asks for what is
-        missing, so those return the current heads.
+        Changes whose dependencies the server lacks are held (``self.held``)
+        for the next message (``sync_calls.store_sync_changes``); the sync
+        reply asks for what is missing.
         """
-        started = time.perf_counter()
         refused = await ratelimit.refuse_frame(self.scope, self.client)
         if refused is not None:
             await self.send_error(json.loads(refused)["error"], doc_id)
             return None
-        self.held.pop(doc_id, None)
         try:
-            result = await write_document(doc_id, body, self.channel_name, self.client)
-        except storage.MissingDependencies:
-            self.held[doc_id] = body
-            writelog.log_write(doc_id, len(body), 409, False, started, VIA, self.client)
-            return await stored_heads(doc_id) or []
-        except storage.StorageError as exc:
-            writelog.log_write(
-                doc_id, len(body), exc.status, False, started, VIA, self.client
+            return await store_sync_changes(
+                self.held, doc_id, body, self.channel_name, self.client, VIA
             )
+        except storage.StorageError as exc:
             await self.send_error(exc.message, doc_id)
             return None
-        writelog.log_write(
-            doc_id, len(body), 200, result.changed, started, VIA, self.client
-        )
-        return result.heads
 
     async def follow(self, doc_id):
         """Join the document's group, so writes from anywhere reach this peer."""

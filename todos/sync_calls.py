@@ -5,18 +5,21 @@
 store the changes a sync message carries and keep a sync state per socket in
 the engine; these are those calls, wrapped for an async consumer.
 
-Public API: ``stored_heads``, ``write_document``, ``receive_sync``,
-``generate_sync``, ``forget_sync_state``.
+Public API: ``stored_heads``, ``write_document``, ``store_sync_changes``,
+``receive_sync``, ``generate_sync``, ``forget_sync_state``.
 """
+
+import time
 
 from channels.db import database_sync_to_async
 
-from . import engine, storage
+from . import engine, storage, writelog
 from .models import Document
 
 __all__ = [
     "stored_heads",
     "write_document",
+    "store_sync_changes",
     "receive_sync",
     "generate_sync",
     "forget_sync_state",
@@ -39,6 +42,32 @@ def stored_heads(doc_id):
 def write_document(doc_id, data, sender, client):
     """Store ``data`` as an upload from socket ``sender`` (storage.write_document)."""
     return storage.write_document(doc_id, data, sender=sender, client=client)
+
+
+async def store_sync_changes(held, doc_id, body, sender, client, via):
+    """Store the changes ``body`` of a sync message; return the stored heads, sorted.
+
+    Changes whose dependencies the server lacks are not stored but held in
+    ``held[doc_id]`` (a dict per socket), to be sent again with the socket's next
+    message for the document: Automerge's sync protocol never sends a change
+    twice, so one dropped here would never arrive (``todos/tab_sync.py`` says
+    when that happens). Those return the stored heads, and the sync reply then
+    asks for what is missing. Any other refusal raises its ``StorageError`` and
+    drops what was held. Every attempt is logged (``writelog``) as from ``via``.
+    """
+    started = time.perf_counter()
+    held.pop(doc_id, None)
+    try:
+        result = await write_document(doc_id, body, sender, client)
+    except storage.MissingDependencies:
+        held[doc_id] = body
+        writelog.log_write(doc_id, len(body), 409, False, started, via, client)
+        return await stored_heads(doc_id) or []
+    except storage.StorageError as exc:
+        writelog.log_write(doc_id, len(body), exc.status, False, started, via, client)
+        raise
+    writelog.log_write(doc_id, len(body), 200, result.changed, started, via, client)
+    return sorted(result.heads)
 
 
 @database_sync_to_async

@@ -42,10 +42,9 @@ Public API: ``wants_sync(scope)``, ``is_sync_message(data)``,
 """
 
 import json
-import time
 from urllib.parse import parse_qs
 
-from . import engine, ratelimit, storage, writelog
+from . import engine, ratelimit, storage
 from .automerge_format import FormatError
 from .automerge_format.sync import SYNC_MESSAGE_TYPES, read_sync_message
 from .sharing import VIEW_ONLY
@@ -53,8 +52,8 @@ from .sync_calls import (
     forget_sync_state,
     generate_sync,
     receive_sync,
+    store_sync_changes,
     stored_heads,
-    write_document,
 )
 
 __all__ = ["wants_sync", "is_sync_message", "receive", "restart", "forget"]
@@ -95,7 +94,9 @@ async def receive(consumer, data, read_only=False):
     if chunks and read_only:
         await send_error(consumer, VIEW_ONLY, 403)
         return
-    held = getattr(consumer, "held_changes", b"")
+    if not hasattr(consumer, "held_changes"):
+        consumer.held_changes = {}  # doc_id -> changes waiting for what they need
+    held = consumer.held_changes.get(consumer.doc_id, b"")
     if chunks or held:
         heads = await store_changes(consumer, held + b"".join(chunks))
         if heads is None:
@@ -126,41 +127,26 @@ async def answer(consumer, heads, data):
 
 
 async def store_changes(consumer, body):
-    """Write ``body`` as an upload; return the stored heads, or None if refused.
+    """Store the changes ``body``; return the stored heads, or None if refused.
 
-    Changes whose dependencies the server lacks are not stored but held in
-    ``consumer.held_changes`` (see the module's docstring), to be written again
-    with the socket's next sync message; the reply asks for what is missing,
-    so those return the stored heads. Any other refusal drops what was held
-    (the tab, told of it, uploads the ordinary way).
+    Changes whose dependencies the server lacks are held for the socket
+    (``sync_calls.store_sync_changes``, and this module's docstring); any other
+    refusal is reported to the tab, which then uploads the ordinary way.
     """
-    started = time.perf_counter()
-    doc_id = consumer.doc_id
-    consumer.held_changes = b""
     try:
-        result = await write_document(
-            doc_id, body, consumer.channel_name, consumer.client
+        return await store_sync_changes(
+            consumer.held_changes,
+            consumer.doc_id,
+            body,
+            consumer.channel_name,
+            consumer.client,
+            VIA,
         )
-    except storage.MissingDependencies:
-        consumer.held_changes = body
-        writelog.log_write(doc_id, len(body), 409, False, started, VIA, consumer.client)
-        try:
-            return await stored_heads(doc_id) or []
-        except storage.StorageError as exc:
-            await send_error(consumer, exc.message, exc.status)
-            return None
     except storage.StorageError as exc:
-        writelog.log_write(
-            doc_id, len(body), exc.status, False, started, VIA, consumer.client
-        )
         await send_error(
             consumer, exc.message, exc.status, getattr(exc, "retry_after", None)
         )
         return None
-    writelog.log_write(
-        doc_id, len(body), 200, result.changed, started, VIA, consumer.client
-    )
-    return sorted(result.heads)
 
 
 async def restart(consumer):
