@@ -154,3 +154,29 @@ async def test_a_leave_and_a_join_at_once_leave_the_hub_in_the_group():
     await layer.group_send(group_name(DOC), update())
     await settle()
     assert len(joining.log) == 2
+
+
+async def test_a_failed_receive_does_not_end_the_hub(monkeypatch):
+    from todos import push_hub
+
+    monkeypatch.setattr(push_hub, "RETRY_SECONDS", 0.01)
+
+    class FlakyLayer(InMemoryChannelLayer):
+        failures = 1
+
+        async def receive(self, channel):
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("lost the layer")
+            return await super().receive(channel)
+
+    layer = FlakyLayer()
+    hub = hub_of(layer)
+    socket = Socket("s0")
+    await hub.register(socket)
+
+    await layer.group_send(group_name(DOC), update())
+    await settle()
+
+    assert layer.failures == 0
+    assert [name for name, _ in socket.log] == ["s0", "s0"]

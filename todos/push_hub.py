@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 # How often the hub renews its group memberships (they expire after a day).
 REFRESH_SECONDS = 3600
+# How long the hub waits after its channel layer failed to receive.
+RETRY_SECONDS = 1.0
 
 
 def hub_of(layer):
@@ -96,7 +98,13 @@ class PushHub:
     async def read(self):
         """Hand each message on the hub's channel to the sockets it is for."""
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:
+                # Never end: every socket of the process depends on this loop.
+                logger.exception("The push hub could not receive; trying again")
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
             if message.get("type") != "doc.updated":
                 # Such as layer.reconnected, which each socket hears itself
                 # (it is in its list's links group).
