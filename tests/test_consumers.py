@@ -280,3 +280,36 @@ async def test_socket_whose_document_cannot_be_read_gets_503_and_leaves_its_grou
     assert (frame["type"], frame["status"]) == ("error", 503)
     assert (await socket.receive_output())["type"] == "websocket.close"
     assert set(layer.groups.get(storage.group_name(DOC), {})) == before
+
+
+async def test_a_push_during_the_first_read_follows_the_stored_document(
+    case, monkeypatch
+):
+    """The stored document stays a socket's first frame: a push that arrives
+    while it is read (the socket already takes pushes, so that none committed
+    after the read is missed) is sent after it."""
+    import asyncio
+
+    from todos import consumers
+
+    await write(DOC, case["base"])
+    reading, release = asyncio.Event(), asyncio.Event()
+    original = consumers.read_document
+
+    async def slow_read(doc_id):
+        reading.set()
+        await release.wait()
+        return await original(doc_id)
+
+    monkeypatch.setattr(consumers, "read_document", slow_read)
+    socket = await connect()
+    await asyncio.wait_for(reading.wait(), 5)
+    await write(DOC, case["a1"])  # pushed while the socket reads
+    release.set()
+
+    first = await socket.receive_from()
+    assert first == (await read(DOC)).data
+    pushed = await socket.receive_from()
+    assert isinstance(pushed, bytes) and len(pushed) < len(first)
+    assert json.loads(await socket.receive_from())["type"] == "update"
+    await socket.disconnect()

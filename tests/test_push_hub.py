@@ -18,7 +18,7 @@ class Socket:
         self.log = [] if log is None else log
         self.fail = fail
 
-    async def send(self, bytes_data=None, text_data=None):
+    async def receive_push(self, bytes_data=None, text_data=None):
         if self.fail:
             raise ConnectionError("gone")
         self.log.append((self.channel_name, bytes_data or text_data))

@@ -52,21 +52,42 @@ class DocumentConsumer(PresenceMixin, SocketConsumer):
         await self.open_document()
 
     async def open_document(self):
-        """Join the document's groups, accept, and send the stored document."""
+        """Accept, join the document's groups, and send the stored document."""
         self.group = storage.group_name(self.doc_id)
         self.client = ratelimit.address_of_scope(self.scope)
-        # Join before reading, so no write committed after the read is missed.
-        await self.join_groups()
+        # Pushes that arrive before the stored document is sent wait for it,
+        # so the stored document stays the socket's first frame.
+        self.waiting_pushes = []
         await self.accept()
         metrics.OPEN_SOCKETS.inc()
         self.counted = True
+        # Join before reading, so no write committed after the read is missed.
+        await self.join_groups()
+        # A syncing tab is sent no stored document: it asks for what it lacks.
         self.syncing = tab_sync.wants_sync(self.scope)
-        if not self.syncing:
-            await self.send_stored()  # a syncing tab asks for what it lacks
+        if not self.syncing and not await self.send_stored():
+            return
+        await self.send_waiting_pushes()
         await self.presence_join(self.doc_id)
 
+    async def receive_push(self, **frame):
+        """Send a frame of a push (from the push hub), or hold it (see above)."""
+        if self.waiting_pushes is not None:
+            self.waiting_pushes.append(frame)
+        else:
+            await self.send(**frame)
+
+    async def send_waiting_pushes(self):
+        """Send the pushes held while the stored document was read; stop holding."""
+        while self.waiting_pushes:
+            await self.send(**self.waiting_pushes.pop(0))
+        self.waiting_pushes = None
+
     async def send_stored(self):
-        """Send the stored document as one binary frame (nothing if none yet)."""
+        """Send the stored document as one binary frame (nothing if none yet).
+
+        False if it could not be read: the socket is then closed.
+        """
         try:
             stored = await read_document(self.doc_id)
         except storage.StorageError as exc:
@@ -76,9 +97,10 @@ class DocumentConsumer(PresenceMixin, SocketConsumer):
             await self.leave_groups()
             await self.send_error(exc.message, status=exc.status)
             await self.close()
-            return
+            return False
         if stored is not None:
             await self.send(bytes_data=stored.data)
+        return True
 
     async def layer_reconnected(self, event):
         """The channel layer lost Redis and is back (todo_site/channel_layer.py).

@@ -22,7 +22,9 @@ behind everyone's text frame.
 - Memberships expire in the channel layer (a day); the hub adds them again
   every hour while it has sockets on the document.
 
-The hub's sockets are ``DocumentConsumer``s (``todos/consumers.py``).
+The hub's sockets are ``DocumentConsumer``s (``todos/consumers.py``), which
+take each frame with ``receive_push``: a socket still reading the stored
+document holds its pushes until that is sent.
 ``/automerge-repo`` peers stay members of the group themselves: each needs its
 own sync message.
 
@@ -154,6 +156,6 @@ class PushHub:
 async def send(consumer, **frame):
     """Send one frame to one socket; a failure there is that socket's alone."""
     try:
-        await consumer.send(**frame)
+        await consumer.receive_push(**frame)
     except Exception:
         logger.exception("Could not push to %s", consumer.channel_name)
