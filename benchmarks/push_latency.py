@@ -34,6 +34,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
@@ -173,8 +174,7 @@ def client_command(system, urls, listeners, options):
 
 def cpu_seconds(pids):
     """CPU time used so far by ``pids`` and every process below them."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    stats = {}
+    ticks, children = {}, defaultdict(list)
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -182,13 +182,14 @@ def cpu_seconds(pids):
             except OSError:
                 continue  # it ended meanwhile
             # After the name: state, ppid, ..., utime and stime (13th and 14th).
-            stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+            children[int(fields[1])].append(int(entry.name))
     total, todo = 0, list(pids)
     while todo:
         pid = todo.pop()
-        total += stats.get(pid, (0, 0))[1]
-        todo += [child for child, (parent, _) in stats.items() if parent == pid]
-    return total / ticks
+        total += ticks.get(pid, 0)
+        todo += children[pid]
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(system, urls, listeners, options, pids):

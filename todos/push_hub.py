@@ -39,7 +39,7 @@ from todo_site import metrics
 
 from .storage import group_name
 
-__all__ = ["hub_of", "PushHub", "REFRESH_SECONDS"]
+__all__ = ["hub_of", "PushHub"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def hub_of(layer):
     """The hub of ``layer`` on the running event loop, started on first use."""
     loop = asyncio.get_running_loop()
     hub = getattr(layer, "todos_push_hub", None)
-    if hub is None or hub.loop is not loop or loop.is_closed():
+    if hub is None or hub.loop is not loop:
         hub = layer.todos_push_hub = PushHub(layer, loop)
     return hub
 
@@ -67,16 +67,16 @@ class PushHub:
         self.channel = None
         self.sockets = {}  # group -> {channel name: consumer}
         self.changing = asyncio.Lock()  # one join or leave at a time
-        self.tasks = []
+        self.tasks = []  # kept here: the event loop holds its tasks only weakly
 
     async def register(self, consumer):
         """Send ``consumer.group``'s pushes to ``consumer`` from now on."""
         async with self.changing:
             await self.start()
-            members = self.sockets.setdefault(consumer.group, {})
-            if not members:
+            if consumer.group not in self.sockets:
                 await self.layer.group_add(consumer.group, self.channel)
-            members[consumer.channel_name] = consumer
+                self.sockets[consumer.group] = {}
+            self.sockets[consumer.group][consumer.channel_name] = consumer
 
     async def unregister(self, consumer):
         """Stop sending pushes to ``consumer``; leave the group after the last."""
@@ -129,9 +129,7 @@ class PushHub:
         if not members:
             return
         sockets = [
-            consumer
-            for name, consumer in list(members.items())
-            if name != event["sender"]
+            consumer for name, consumer in members.items() if name != event["sender"]
         ]
         if event["data"]:
             for consumer in sockets:
