@@ -6,11 +6,14 @@ file (DEBUG off, as ``benchmarks/write_latency.py`` runs it) and, alternately,
 ``--mode save`` against the tutorial's overwriting file server
 (``benchmarks/tutorial_server.mjs`` without ``--merge``), ``--pairs`` times, each
 race on a new document. Prints each run's writes/s (uploads ÷ race seconds),
-how many of the 200 edits the final document lacks, and for our servers the CPU
-time (user + system, from ``/proc``) that the Daphne process and its engine
-processes spent per write during the race; then the medians, ranges and the
-ratio ours ÷ naive. Each server first runs one race that is not counted (it
-starts the engine processes).
+how many of the 200 edits the final document lacks, and the CPU time (user +
+system) spent per write: by the server process (from ``/proc``, over the whole
+client run), by its children (our engine processes) and by the clients' Node
+process while they raced (``process.cpuUsage()``); then the medians, ranges,
+how many cores the three kept busy together (CPU per write × writes/s), and
+the ratio ours ÷ naive. The clients and the servers share the machine's cores,
+so a server's CPU per write is what it takes from the clients' share. Each
+server first runs one race that is not counted (it starts the engine processes).
 
 ``--server-root DIR`` runs Daphne from another checkout (its code, this venv),
 so that a before/after pair can alternate in one session: give it twice
@@ -138,7 +141,11 @@ def cpu_of(pid):
 
 
 def race(url, mode):
-    """One race of CLIENTS × ROUNDS; (writes/s, edits lost, statuses)."""
+    """One race of CLIENTS × ROUNDS; (writes/s, edits lost, statuses, clients' CPU).
+
+    The clients' CPU is their Node process's user + system milliseconds per
+    write while they raced.
+    """
     args = ["--urls", url, "--doc", f"bench-{secrets.token_hex(4)}"]
     args += ["--clients", CLIENTS, "--rounds", ROUNDS, "--mode", mode]
     args += ["--start", "base", "--refetch-every", 0]
@@ -147,7 +154,9 @@ def race(url, mode):
     report = json.loads(result.stdout)
     uploads = sum(report["stats"]["uploads"].values())
     lost = report["checks"][0]["missingCount"]
-    return uploads / report["seconds"], lost, report["stats"]["statuses"]
+    rate = uploads / report["seconds"]
+    clients_cpu = report["cpuSeconds"] * 1000 / uploads
+    return rate, lost, report["stats"]["statuses"], clients_cpu
 
 
 def main():
@@ -180,26 +189,25 @@ def main():
             # Not counted: starts the engine processes and warms the caches.
             race(url, mode)
         figures = {name: [] for name, *_ in servers}
-        cpu = {name: [] for name, *_ in servers if name != "naive"}
+        cpu = {name: [] for name, *_ in servers}
         for pair in range(args.pairs):
             # Rotate the order so that no side always runs first.
             turn = servers[pair % len(servers) :] + servers[: pair % len(servers)]
             for name, mode, process, _, url in turn:
                 before = cpu_of(process.process.pid)
-                rate, lost, statuses = race(url, mode)
+                rate, lost, statuses, clients_cpu = race(url, mode)
                 after = cpu_of(process.process.pid)
                 figures[name].append((rate, lost))
-                line = (
+                spent = [b - a for a, b in zip(before, after, strict=True)]
+                server, engines = (s * 1000 / (CLIENTS * ROUNDS) for s in spent)
+                cpu[name].append((server, engines, clients_cpu))
+                print(
                     f"pair {pair + 1} {name}: {rate:.1f} writes/s, "
-                    f"{lost} of {CLIENTS * ROUNDS} edits lost, {statuses}"
+                    f"{lost} of {CLIENTS * ROUNDS} edits lost, {statuses}, "
+                    f"CPU per write: server {server:.2f} ms, engines {engines:.2f} "
+                    f"ms, clients {clients_cpu:.2f} ms",
+                    flush=True,
                 )
-                if name in cpu:
-                    spent = [b - a for a, b in zip(before, after, strict=True)]
-                    daphne, engines = (s * 1000 / (CLIENTS * ROUNDS) for s in spent)
-                    cpu[name].append((daphne, engines))
-                    line += f", CPU per write: Daphne {daphne:.2f} ms"
-                    line += f", engines {engines:.2f} ms"
-                print(line, flush=True)
         print(f"load average at the end: {os.getloadavg()}")
     report(figures, cpu)
 
@@ -216,15 +224,20 @@ def report(figures, cpu):
             f"{name}: median {medians[name]:.1f} writes/s "
             f"({min(rates):.1f}–{max(rates):.1f}), lost {lost}"
         )
-        if name in cpu:
-            daphne = [d for d, _ in cpu[name]]
-            engines = [e for _, e in cpu[name]]
-            print(
-                f"  CPU per write: Daphne median {statistics.median(daphne):.2f} ms "
-                f"({min(daphne):.2f}–{max(daphne):.2f}), engines median "
-                f"{statistics.median(engines):.2f} ms "
-                f"({min(engines):.2f}–{max(engines):.2f})"
+        parts = list(zip(*cpu[name], strict=True))
+        busy = [
+            sum(ms) * rate / 1000 for ms, (rate, _) in zip(cpu[name], runs, strict=True)
+        ]
+        print(
+            "  CPU per write, median (range): "
+            + ", ".join(
+                f"{part} {statistics.median(ms):.2f} ms ({min(ms):.2f}–{max(ms):.2f})"
+                for part, ms in zip(
+                    ("server", "engines", "clients"), parts, strict=True
+                )
             )
+            + f"; cores busy {statistics.median(busy):.2f}"
+        )
     for name in medians:
         if name != "naive":
             print(f"{name} ÷ naive: {medians[name] / medians['naive']:.2f}")

@@ -312,8 +312,10 @@ async function main() {
   );
   await Promise.all(clients.map((client) => client.begin()));
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(clients.map((client) => client.run()));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   stats.maxUploadsInFlight = inFlight.max;
 
   const checks = [];
@@ -321,6 +323,8 @@ async function main() {
   const report = {
     options: { ...options, urls },
     seconds,
+    // This process's CPU time (user + system) while the clients raced.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     stats,
     expectedItems: options.clients * options.rounds,
     expectedDone: clients.reduce((n, c) => n + c.markedDone.length, 0),
