@@ -5,6 +5,7 @@ syncing with the consumer through Channels' WebsocketCommunicator.
 """
 
 import json
+import logging
 
 import pytest
 from channels.db import database_sync_to_async
@@ -302,4 +303,40 @@ async def test_changes_sent_before_what_they_build_on_are_kept_until_it_arrives(
 
     assert await stored_heads() == wanted
     assert rounds < 10, f"the exchange took {rounds} round trips"
+    await socket.disconnect()
+
+
+async def test_held_changes_are_tried_again_only_once_something_new_is_stored(caplog):
+    caplog.set_level(logging.INFO, logger="todos.writes")
+    made = bloom_false_positive()
+    await write(DOC, made["server"])
+    socket = await connect()
+    peer = SyncPeer(made["tab"])
+    wanted = sorted(set(peer.heads()) | set(await stored_heads()))
+
+    def refusals():
+        logged = [r for r in caplog.records if r.name == "todos.writes"]
+        return [record for record in logged if record.status == 409]
+
+    # Sync until the server holds the tab's change that builds on one it lacks.
+    message = peer.generate()
+    while not refusals():
+        await socket.send_to(bytes_data=message)
+        peer.receive(await socket.receive_from())
+        message = peer.generate()
+    # Messages with no changes (another tab state's opening message) find
+    # nothing new stored: the held change is not written again.
+    for _ in range(3):
+        await socket.send_to(bytes_data=SyncPeer(made["tab"]).generate())
+        await socket.receive_from()
+    assert len(refusals()) == 1
+
+    # The change it builds on arrives: both are stored.
+    while message is not None:
+        await socket.send_to(bytes_data=message)
+        if await socket.receive_nothing(timeout=0.5):
+            break
+        peer.receive(await socket.receive_from())
+        message = peer.generate()
+    assert await stored_heads() == wanted
     await socket.disconnect()

@@ -53,7 +53,7 @@ class RepoSyncConsumer(SocketConsumer):
     async def connect(self):
         self.peer_id = None
         self.documents = set()
-        self.held = {}  # doc_id -> changes whose dependencies were missing
+        self.held = {}  # doc_id -> sync_calls.Held: changes missing dependencies
         self.client = ratelimit.address_of_scope(self.scope)
         await self.accept()
 
@@ -128,9 +128,8 @@ class RepoSyncConsumer(SocketConsumer):
             )
             return
         heads = None
-        held = self.held.get(doc_id, b"")
-        if chunks or held:
-            heads = await self.store_changes(doc_id, held + b"".join(chunks))
+        if chunks or doc_id in self.held:
+            heads = await self.store_changes(doc_id, chunks)
             if heads is None:
                 return
         if heads is None:
@@ -148,8 +147,8 @@ class RepoSyncConsumer(SocketConsumer):
             return
         await self.send_sync(doc_id, reply)
 
-    async def store_changes(self, doc_id, body):
-        """Store the changes ``body``; return the stored heads, or None if refused.
+    async def store_changes(self, doc_id, chunks):
+        """Store the changes ``chunks``; return the stored heads, or None if refused.
 
         Changes whose dependencies the server lacks are held (``self.held``)
         for the next message (``sync_calls.store_sync_changes``); the sync
@@ -161,7 +160,7 @@ class RepoSyncConsumer(SocketConsumer):
             return None
         try:
             return await store_sync_changes(
-                self.held, doc_id, body, self.channel_name, self.client, VIA
+                self.held, doc_id, chunks, self.channel_name, self.client, VIA
             )
         except storage.StorageError as exc:
             await self.send_error(exc.message, doc_id)

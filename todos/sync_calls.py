@@ -5,11 +5,12 @@
 store the changes a sync message carries and keep a sync state per socket in
 the engine; these are those calls, wrapped for an async consumer.
 
-Public API: ``stored_heads``, ``write_document``, ``store_sync_changes``,
+Public API: ``stored_heads``, ``write_document``, ``Held``, ``store_sync_changes``,
 ``receive_sync``, ``generate_sync``, ``forget_sync_state``.
 """
 
 import time
+from typing import NamedTuple
 
 from channels.db import database_sync_to_async
 
@@ -19,6 +20,7 @@ from .models import Document
 __all__ = [
     "stored_heads",
     "write_document",
+    "Held",
     "store_sync_changes",
     "receive_sync",
     "generate_sync",
@@ -44,25 +46,43 @@ def write_document(doc_id, data, sender, client):
     return storage.write_document(doc_id, data, sender=sender, client=client)
 
 
-async def store_sync_changes(held, doc_id, body, sender, client, via):
-    """Store the changes ``body`` of a sync message; return the stored heads, sorted.
+class Held(NamedTuple):
+    """Changes of a socket waiting for what they build on, and the heads stored
+    when they were last refused."""
+
+    body: bytes
+    heads: list
+
+
+async def store_sync_changes(held, doc_id, chunks, sender, client, via):
+    """Store the changes ``chunks`` of a sync message; return the stored heads, sorted.
 
     Changes whose dependencies the server lacks are not stored but held in
     ``held[doc_id]`` (a dict per socket), to be sent again with the socket's next
     message for the document: Automerge's sync protocol never sends a change
     twice, so one dropped here would never arrive (``todos/tab_sync.py`` says
     when that happens). Those return the stored heads, and the sync reply then
-    asks for what is missing. Any other refusal raises its ``StorageError`` and
-    drops what was held. Every attempt is logged (``writelog``) as from ``via``.
+    asks for what is missing. A message with no changes retries what is held
+    only if something was stored since it was refused (the stored heads
+    moved); otherwise the outcome would be the same refusal. Any other refusal
+    raises its ``StorageError`` and drops what was held. Every attempt is
+    logged (``writelog``) as from ``via``.
     """
+    waiting = held.get(doc_id)
+    if not chunks:
+        heads = await stored_heads(doc_id) or []
+        if waiting is None or heads == waiting.heads:
+            return heads
+    body = (waiting.body if waiting else b"") + b"".join(chunks)
     started = time.perf_counter()
     held.pop(doc_id, None)
     try:
         result = await write_document(doc_id, body, sender, client)
     except storage.MissingDependencies:
-        held[doc_id] = body
         writelog.log_write(doc_id, len(body), 409, False, started, via, client)
-        return await stored_heads(doc_id) or []
+        heads = await stored_heads(doc_id) or []
+        held[doc_id] = Held(body, heads)
+        return heads
     except storage.StorageError as exc:
         writelog.log_write(doc_id, len(body), exc.status, False, started, via, client)
         raise

@@ -95,10 +95,9 @@ async def receive(consumer, data, read_only=False):
         await send_error(consumer, VIEW_ONLY, 403)
         return
     if not hasattr(consumer, "held_changes"):
-        consumer.held_changes = {}  # doc_id -> changes waiting for what they need
-    held = consumer.held_changes.get(consumer.doc_id, b"")
-    if chunks or held:
-        heads = await store_changes(consumer, held + b"".join(chunks))
+        consumer.held_changes = {}  # doc_id -> Held: changes waiting for what they need
+    if chunks or consumer.doc_id in consumer.held_changes:
+        heads = await store_changes(consumer, chunks)
         if heads is None:
             return
     try:
@@ -126,8 +125,8 @@ async def answer(consumer, heads, data):
         await consumer.send(bytes_data=reply)
 
 
-async def store_changes(consumer, body):
-    """Store the changes ``body``; return the stored heads, or None if refused.
+async def store_changes(consumer, chunks):
+    """Store the changes ``chunks``; return the stored heads, or None if refused.
 
     Changes whose dependencies the server lacks are held for the socket
     (``sync_calls.store_sync_changes``, and this module's docstring); any other
@@ -137,7 +136,7 @@ async def store_changes(consumer, body):
         return await store_sync_changes(
             consumer.held_changes,
             consumer.doc_id,
-            body,
+            chunks,
             consumer.channel_name,
             consumer.client,
             VIA,
