@@ -7,13 +7,13 @@ from todos.push_hub import hub_of
 from todos.storage import group_name
 
 DOC = "hub-doc"
+GROUP = group_name(DOC)
 
 
 class Socket:
-    """Stands in for a DocumentConsumer: its group, its channel, what it was sent."""
+    """Stands in for a DocumentConsumer: its channel, what it was sent."""
 
     def __init__(self, name, log=None, fail=False):
-        self.group = group_name(DOC)
         self.channel_name = name
         self.log = [] if log is None else log
         self.fail = fail
@@ -47,7 +47,7 @@ async def test_sockets_of_one_process_share_one_membership():
     sockets = [Socket(f"s{n}") for n in range(3)]
 
     for socket in sockets:
-        await hub.register(socket)
+        await hub.register(GROUP, socket)
 
     assert set(layer.groups[group_name(DOC)]) == {hub.channel}
     assert hub_of(layer) is hub
@@ -59,7 +59,7 @@ async def test_a_push_reaches_every_socket_but_its_sender_bytes_first():
     log = []
     sockets = [Socket(f"s{n}", log) for n in range(3)]
     for socket in sockets:
-        await hub.register(socket)
+        await hub.register(GROUP, socket)
 
     await layer.group_send(group_name(DOC), update(sender="s1"))
     await settle()
@@ -72,7 +72,7 @@ async def test_a_compaction_pushes_only_the_text_frame():
     layer = InMemoryChannelLayer()
     hub = hub_of(layer)
     socket = Socket("s0")
-    await hub.register(socket)
+    await hub.register(GROUP, socket)
 
     await layer.group_send(group_name(DOC), update(data=b""))
     await settle()
@@ -86,8 +86,8 @@ async def test_a_failing_socket_does_not_keep_the_others_from_their_push():
     layer = InMemoryChannelLayer()
     hub = hub_of(layer)
     log = []
-    await hub.register(Socket("broken", fail=True))
-    await hub.register(Socket("fine", log))
+    await hub.register(GROUP, Socket("broken", fail=True))
+    await hub.register(GROUP, Socket("fine", log))
 
     await layer.group_send(group_name(DOC), update())
     await settle()
@@ -99,17 +99,17 @@ async def test_the_last_socket_out_leaves_the_group_and_the_next_joins_again():
     layer = InMemoryChannelLayer()
     hub = hub_of(layer)
     first, second = Socket("s0"), Socket("s1")
-    await hub.register(first)
-    await hub.register(second)
+    await hub.register(GROUP, first)
+    await hub.register(GROUP, second)
 
-    await hub.unregister(first)
+    await hub.unregister(GROUP, first)
     assert set(layer.groups[group_name(DOC)]) == {hub.channel}
-    await hub.unregister(second)
-    await hub.unregister(second)  # twice (disconnect, then the consumer's end)
+    await hub.unregister(GROUP, second)
+    await hub.forget(second)  # the consumer's end, after its disconnect()
     assert group_name(DOC) not in layer.groups
 
     third = Socket("s2")
-    await hub.register(third)
+    await hub.register(GROUP, third)
     await layer.group_send(group_name(DOC), update())
     await settle()
     assert [name for name, _ in third.log] == ["s2", "s2"]
@@ -129,7 +129,7 @@ async def test_register_returns_only_once_the_group_is_joined():
     hub = hub_of(layer)
     first, second = Socket("s0"), Socket("s1")
 
-    await asyncio.gather(hub.register(first), hub.register(second))
+    await asyncio.gather(hub.register(GROUP, first), hub.register(GROUP, second))
 
     assert set(layer.groups[group_name(DOC)]) == {hub.channel}
     await layer.group_send(group_name(DOC), update())
@@ -146,9 +146,9 @@ async def test_a_leave_and_a_join_at_once_leave_the_hub_in_the_group():
     layer = SlowLayer()
     hub = hub_of(layer)
     leaving, joining = Socket("s0"), Socket("s1")
-    await hub.register(leaving)
+    await hub.register(GROUP, leaving)
 
-    await asyncio.gather(hub.unregister(leaving), hub.register(joining))
+    await asyncio.gather(hub.unregister(GROUP, leaving), hub.register(GROUP, joining))
 
     assert set(layer.groups[group_name(DOC)]) == {hub.channel}
     await layer.group_send(group_name(DOC), update())
@@ -173,7 +173,7 @@ async def test_a_failed_receive_does_not_end_the_hub(monkeypatch):
     layer = FlakyLayer()
     hub = hub_of(layer)
     socket = Socket("s0")
-    await hub.register(socket)
+    await hub.register(GROUP, socket)
 
     await layer.group_send(group_name(DOC), update())
     await settle()

@@ -131,17 +131,17 @@ class DocumentConsumer(PresenceMixin, SocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             if hasattr(self, "group"):  # a consumer that died without disconnect()
-                await hub_of(self.channel_layer).unregister(self)
+                await hub_of(self.channel_layer).forget(self)
 
     async def join_groups(self):
         """Take the document's pushes (through the process's push hub) and join
         the group of its links' changes."""
-        await hub_of(self.channel_layer).register(self)
+        await hub_of(self.channel_layer).register(self.group, self)
         links = capabilities.links_group(self.doc_id)
         await self.channel_layer.group_add(links, self.channel_name)
 
     async def leave_groups(self):
-        await hub_of(self.channel_layer).unregister(self)
+        await hub_of(self.channel_layer).unregister(self.group, self)
         links = capabilities.links_group(self.doc_id)
         await self.channel_layer.group_discard(links, self.channel_name)
 

@@ -11,12 +11,13 @@ writes the frames to its sockets itself: first the new bytes to every socket,
 then the text frame to every socket, so the last socket's bytes do not wait
 behind everyone's text frame.
 
-- ``register(consumer)`` adds a socket (``consumer.group``). The first socket
-  of a document makes the hub join the group; ``register`` returns only after
-  that, so a consumer that registers before it reads the stored document misses
-  no push committed after the read.
-- ``unregister(consumer)`` takes it out; the last one out leaves the group.
-  Joins and leaves are made one at a time, so a leave cannot undo a join.
+- ``register(group, consumer)`` adds a socket to a group. The first socket
+  of a group makes the hub join it; ``register`` returns only after that, so a
+  consumer that registers before it reads the stored document misses no push
+  committed after the read.
+- ``unregister(group, consumer)`` takes it out; the last one out leaves the
+  group; ``forget(consumer)`` takes it out of all of them. Joins and leaves are
+  made one at a time, so a leave cannot undo a join.
 - A push is not sent to the socket that made the write (``sender``), and a
   failing socket does not keep the others from theirs.
 - Memberships expire in the channel layer (a day); the hub adds them again
@@ -69,25 +70,34 @@ class PushHub:
         self.changing = asyncio.Lock()  # one join or leave at a time
         self.tasks = []  # kept here: the event loop holds its tasks only weakly
 
-    async def register(self, consumer):
-        """Send ``consumer.group``'s pushes to ``consumer`` from now on."""
+    async def register(self, group, consumer):
+        """Send ``group``'s messages for sockets to ``consumer`` from now on."""
         async with self.changing:
             await self.start()
-            if consumer.group not in self.sockets:
-                await self.layer.group_add(consumer.group, self.channel)
-                self.sockets[consumer.group] = {}
-            self.sockets[consumer.group][consumer.channel_name] = consumer
+            if group not in self.sockets:
+                await self.layer.group_add(group, self.channel)
+                self.sockets[group] = {}
+            self.sockets[group][consumer.channel_name] = consumer
 
-    async def unregister(self, consumer):
-        """Stop sending pushes to ``consumer``; leave the group after the last."""
+    async def unregister(self, group, consumer):
+        """Stop sending ``group``'s messages to ``consumer``; leave after the last."""
         async with self.changing:
-            members = self.sockets.get(consumer.group, {})
-            if members.get(consumer.channel_name) is not consumer:
-                return
-            del members[consumer.channel_name]
-            if not members:
-                del self.sockets[consumer.group]
-                await self.layer.group_discard(consumer.group, self.channel)
+            await self._remove(group, consumer)
+
+    async def forget(self, consumer):
+        """Take ``consumer`` out of every group it is in (its socket has ended)."""
+        async with self.changing:
+            for group in list(self.sockets):
+                await self._remove(group, consumer)
+
+    async def _remove(self, group, consumer):
+        members = self.sockets.get(group, {})
+        if members.get(consumer.channel_name) is not consumer:
+            return
+        del members[consumer.channel_name]
+        if not members:
+            del self.sockets[group]
+            await self.layer.group_discard(group, self.channel)
 
     async def start(self):
         if self.channel is None:
