@@ -14,6 +14,7 @@ from todos import capabilities, storage
 from todos.presence import frames
 from todos.presence.consumer import presence_group, quiet_group
 from todos.presence.peers import Peers
+from todos.push_hub import hub_of
 
 DOC = "presence-list"
 PATH = f"/ws/docs/{DOC}"
@@ -238,18 +239,18 @@ async def test_a_speaker_who_comes_later_learns_of_the_quiet_sockets():
 
 @pytestmark_db
 async def test_only_speaking_sockets_are_sent_the_others_announcements():
-    layer = get_channel_layer()
+    hub = hub_of(get_channel_layer())
     quiet = await connect(speak=False)
     alice = await connect()
     await presence(alice)
-    speakers = set(layer.groups.get(presence_group(DOC), {}))
-    silent = set(layer.groups.get(quiet_group(DOC), {}))
+    speakers = set(hub.sockets.get(presence_group(DOC), {}))
+    silent = set(hub.sockets.get(quiet_group(DOC), {}))
 
     assert len(speakers) == 1 and len(silent) == 1 and not speakers & silent
     await quiet.send_to(text_data=SPEAK)  # its client starts to speak
     assert len(await seen(quiet, 1)) == 1
-    assert set(layer.groups.get(presence_group(DOC), {})) == speakers | silent
-    assert not layer.groups.get(quiet_group(DOC))
+    assert set(hub.sockets.get(presence_group(DOC), {})) == speakers | silent
+    assert not hub.sockets.get(quiet_group(DOC))
     await quiet.disconnect()
     await alice.disconnect()
 
@@ -304,9 +305,10 @@ async def test_a_peer_whose_process_died_expires_within_the_timeout(short_timeou
     alice = await connect()
     await presence(alice)
     layer = get_channel_layer()
+    group = presence_group(DOC)
     ghost = {"kind": "join", "peer": "ghost", "editing": None, "sender": "gone!x"}
 
-    await layer.group_send(presence_group(DOC), {"type": "presence.event", **ghost})
+    await layer.group_send(group, {"type": "presence.event", "group": group, **ghost})
     assert await presence(alice) == [{"id": "ghost", "editing": None}]
 
     assert await presence(alice, timeout=short_timeout) == []

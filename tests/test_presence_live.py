@@ -1,18 +1,22 @@
 """Presence against live Daphne: sockets on one process, on two processes sharing
 PostgreSQL and Redis, and the peers of a process killed outright."""
 
+import json
 import secrets
 import time
 
 import pytest
 
+from tests.conftest import run_node
 from tests.helpers.presence import announce, join, wait_for_others
+from tests.live import ROOT
 
 pytestmark = pytest.mark.live
 
 # Short, so a vanished peer's expiry is quick to see; the default is 30 s.
 SHORT_TIMEOUT = 3.0
 CLOSE_WITHIN = 5.0
+CLIENTS = ROOT / "tests" / "node" / "presence_clients.mjs"
 
 
 def new_doc_id():
@@ -94,3 +98,24 @@ def test_a_client_that_vanishes_without_closing_its_socket_disappears(pair):
     assert time.monotonic() - started <= SHORT_TIMEOUT
     alice.close()
     bob.close()
+
+
+def test_sixty_tabs_joining_at_once_on_two_processes_all_see_each_other(pair):
+    """Every socket answers a join; answered one message each, the 60 joins
+    filled each process's Redis queue (1,000 messages) and closed sockets."""
+    sockets = 60
+    result = run_node(
+        CLIENTS,
+        "--urls",
+        ",".join(server.ws_url for server in pair),
+        "--doc",
+        new_doc_id(),
+        "--sockets",
+        sockets,
+        "--seconds",
+        1,
+        timeout=120,
+    )
+    report = json.loads(result.stdout)
+
+    assert report["sawEveryone"] == sockets, report

@@ -180,3 +180,65 @@ async def test_a_failed_receive_does_not_end_the_hub(monkeypatch):
 
     assert layer.failures == 0
     assert [name for name, _ in socket.log] == ["s0", "s0"]
+
+
+class Speaker:
+    """Stands in for a presence socket: what it heard, and its answer to a join."""
+
+    def __init__(self, name, fail=False):
+        self.channel_name = name
+        self.heard = []
+        self.fail = fail
+
+    def presence_answer(self, event):
+        if event["kind"] != "join":
+            return None
+        return {"kind": "here", "peer": self.channel_name, "sender": self.channel_name}
+
+    async def presence_heard(self, event):
+        if self.fail:
+            raise ConnectionError("gone")
+        self.heard.append((event["kind"], event["peer"]))
+
+
+def announcement(kind, sender, group="presence_hub-doc"):
+    return {
+        "type": "presence.event",
+        "group": group,
+        "kind": kind,
+        "peer": sender,
+        "editing": None,
+        "sender": sender,
+    }
+
+
+async def test_a_join_is_answered_by_the_process_in_one_message():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    speakers = [Speaker(f"s{n}") for n in range(3)]
+    for speaker in speakers:
+        await hub.register("presence_hub-doc", speaker)
+    joiner = await layer.new_channel()
+
+    await layer.group_send("presence_hub-doc", announcement("join", joiner))
+    roster = await asyncio.wait_for(layer.receive(joiner), 1)
+
+    assert roster["type"] == "presence.roster"
+    assert [answer["peer"] for answer in roster["events"]] == ["s0", "s1", "s2"]
+    assert all(speaker.heard == [("join", joiner)] for speaker in speakers)
+
+
+async def test_an_announcement_reaches_every_socket_of_its_group_but_its_sender():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    broken, alice, bob = Speaker("broken", fail=True), Speaker("a"), Speaker("b")
+    for speaker in (broken, alice, bob):
+        await hub.register("presence_hub-doc", speaker)
+    quiet = Speaker("q")
+    await hub.register("quiet_hub-doc", quiet)
+
+    await layer.group_send("presence_hub-doc", announcement("here", "a"))
+    await settle()
+
+    assert alice.heard == [] and quiet.heard == []
+    assert bob.heard == [("here", "a")]

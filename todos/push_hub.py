@@ -26,6 +26,15 @@ behind everyone's text frame.
 The hub's sockets are ``DocumentConsumer``s (``todos/consumers.py``), which
 take each frame with ``receive_push``: a socket still reading the stored
 document holds its pushes until that is sent.
+
+Presence announcements (``todos/presence/consumer.py``) go through the hub too:
+it is the member of a list's ``presence_`` and ``quiet_`` groups for the
+process's sockets, so a heartbeat crosses the channel layer once per process,
+not once per socket, and each socket notes it (``presence_heard``). The sockets
+that answer a ``join`` (``presence_answer``) answer in one ``presence.roster``
+message to the joiner, not one message each: with channels_redis a process's
+sockets share one inbound queue of 1,000 messages, and 60 sockets joining at
+once on two processes filled it with answers, which closed sockets.
 ``/automerge-repo`` peers stay members of the group themselves: each needs its
 own sync message.
 
@@ -48,6 +57,8 @@ logger = logging.getLogger(__name__)
 REFRESH_SECONDS = 3600
 # How long the hub waits after its channel layer failed to receive.
 RETRY_SECONDS = 1.0
+# The type of a socket's presence announcement (todos/presence/consumer.py).
+PRESENCE = "presence.event"
 
 
 def hub_of(layer):
@@ -117,14 +128,16 @@ class PushHub:
                 logger.exception("The push hub could not receive; trying again")
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            if message.get("type") != "doc.updated":
-                # Such as layer.reconnected, which each socket hears itself
-                # (it is in its list's links group).
-                continue
+            kind = message.get("type")
             try:
-                await self.push(message)
+                if kind == "doc.updated":
+                    await self.push(message)
+                elif kind == PRESENCE:
+                    await self.presence(message)
+                # Anything else, such as layer.reconnected, each socket hears
+                # itself (it is in its list's links group).
             except Exception:
-                logger.exception("Could not push an update of %s", message["doc_id"])
+                logger.exception("Could not hand on a %s message", kind)
 
     async def push(self, event):
         """Send a committed write's bytes, then its text frame, to every socket.
@@ -151,6 +164,30 @@ class PushHub:
         text = json.dumps({"type": "update", **fields})
         for consumer in sockets:
             await send(consumer, text_data=text)
+
+    async def presence(self, event):
+        """Hand a socket's presence announcement to this process's sockets.
+
+        Each notes it (``presence_heard``); to a ``join``, those that answer
+        (``presence_answer``) answer together, in one message to the joiner.
+        """
+        members = self.sockets.get(event["group"])
+        if not members:
+            return
+        answers = []
+        for name, consumer in list(members.items()):
+            if name == event["sender"]:
+                continue
+            try:
+                answer = consumer.presence_answer(event)
+                if answer is not None:
+                    answers.append(answer)
+                await consumer.presence_heard(event)
+            except Exception:
+                logger.exception("Could not hand presence to %s", name)
+        if answers:
+            roster = {"type": "presence.roster", "events": answers}
+            await self.layer.send(event["sender"], roster)
 
     async def refresh(self):
         """Add the hub to its groups again before the layer's memberships expire."""

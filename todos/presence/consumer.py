@@ -4,9 +4,12 @@ A socket whose client speaks presence is in the group ``presence_<doc_id>``;
 the others (scripts, the tutorial's clients, a tab before its first presence
 frame) are in ``quiet_<doc_id>``. Every announcement goes to ``presence_``, and
 a speaker's ``join`` to ``quiet_`` as well: every socket answers a speaking
-joiner directly with ``here``, so it learns who is there, while a quiet socket
-is told nothing else, since its client would not read it. So the presence of
-100 quiet sockets costs a message per heartbeat each, not 100.
+joiner with ``here``, so it learns who is there, while a quiet socket is told
+nothing else, since its client would not read it. The process's push hub
+(``todos/push_hub.py``) is the groups' member for all of its sockets: an
+announcement crosses the channel layer once per process, the hub hands it to
+each socket (``presence_heard``), and a process's answers to a ``join`` reach
+the joiner as one ``presence.roster`` message.
 
 On connect a socket announces ``join``, and again when its client first speaks
 (moving it to ``presence_``). Each socket announces ``here`` again every third of
@@ -33,13 +36,13 @@ import time
 
 from django.conf import settings
 
+from ..push_hub import PRESENCE, hub_of
 from . import frames
 from .peers import Peers
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
-EVENT = "presence.event"
 
 
 def presence_group(doc_id):
@@ -81,7 +84,7 @@ class PresenceMixin:
         self.client_heard = time.monotonic()
         self.frame_bucket = getattr(self, "frame_bucket", frames.FrameBucket())
         self.timeout = timeout_seconds()
-        await self.channel_layer.group_add(self.own_group(), self.channel_name)
+        await hub_of(self.channel_layer).register(self.own_group(), self)
         self.announced = True
         await self.announce("join")
         await self.send_presence()
@@ -95,7 +98,7 @@ class PresenceMixin:
         if self.announced:
             await self.announce("leave")
         self.peers.clear()
-        await self.channel_layer.group_discard(self.own_group(), self.channel_name)
+        await hub_of(self.channel_layer).unregister(self.own_group(), self)
         del self.heartbeat
 
     async def presence_receive(self, text):
@@ -120,10 +123,10 @@ class PresenceMixin:
 
     async def start_speaking(self):
         """The client speaks presence: join the speakers and ask who is here."""
-        layer, channel = self.channel_layer, self.channel_name
+        hub = hub_of(self.channel_layer)
         # Join before leaving, so that no speaker's join is missed in between.
-        await layer.group_add(presence_group(self.presence_doc), channel)
-        await layer.group_discard(quiet_group(self.presence_doc), channel)
+        await hub.register(presence_group(self.presence_doc), self)
+        await hub.unregister(quiet_group(self.presence_doc), self)
         self.client_speaks = True
         await self.send_presence()
         await self.announce("join")
@@ -133,19 +136,42 @@ class PresenceMixin:
         if hasattr(self, "heartbeat") and self.announced:
             await self.announce("join")
 
-    async def presence_event(self, event):
-        """Another socket's announcement: update the table, tell the client."""
-        if event["sender"] == self.channel_name or not hasattr(self, "heartbeat"):
-            return
-        kind, peer = event["kind"], event["peer"]
-        if kind == "join" and self.announced:
-            await self.channel_layer.send(event["sender"], self.event("here"))
-        if not self.client_speaks:
-            return  # a quiet socket only answers joins: its client keeps no table
-        if kind == "leave":
-            changed = self.peers.left(peer)
-        else:
-            changed = self.peers.heard(peer, event["editing"])
+    def presence_answer(self, event):
+        """This socket's ``here`` for another socket's ``join``, or None."""
+        if (
+            event["kind"] == "join"
+            and event["sender"] != self.channel_name
+            and hasattr(self, "heartbeat")
+            and self.announced
+        ):
+            return self.event("here")
+        return None
+
+    def presence_note(self, event):
+        """Note another socket's announcement; True if the client's view changed.
+
+        A quiet socket keeps no table: its client would not read it.
+        """
+        if (
+            event["sender"] == self.channel_name
+            or not hasattr(self, "heartbeat")
+            or not self.client_speaks
+        ):
+            return False
+        if event["kind"] == "leave":
+            return self.peers.left(event["peer"])
+        return self.peers.heard(event["peer"], event["editing"])
+
+    async def presence_heard(self, event):
+        """An announcement on this socket's group (from the process's hub)."""
+        if self.presence_note(event):
+            await self.send_presence()
+
+    async def presence_roster(self, message):
+        """The answers of one process's sockets to this socket's ``join``."""
+        changed = False
+        for event in message["events"]:
+            changed = self.presence_note(event) or changed
         if changed:
             await self.send_presence()
 
@@ -155,9 +181,11 @@ class PresenceMixin:
         A speaker's ``join`` goes to the quiet sockets too, so that they answer.
         """
         event = self.event(kind)
-        await self.channel_layer.group_send(presence_group(self.presence_doc), event)
+        groups = [presence_group(self.presence_doc)]
         if kind == "join" and self.client_speaks:
-            await self.channel_layer.group_send(quiet_group(self.presence_doc), event)
+            groups.append(quiet_group(self.presence_doc))
+        for group in groups:
+            await self.channel_layer.group_send(group, {**event, "group": group})
 
     def own_group(self):
         """The presence group this socket is in: speakers' or quiet sockets'."""
@@ -167,7 +195,7 @@ class PresenceMixin:
 
     def event(self, kind):
         return {
-            "type": EVENT,
+            "type": PRESENCE,
             "kind": kind,
             "peer": self.peer_id,
             "editing": self.editing,
