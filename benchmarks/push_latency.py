@@ -20,7 +20,8 @@ rotating their order, and prints a Markdown report (machine, load, table):
   clients doing the same.
 
 Servers come from ``tests/live.py`` (PostgreSQL and Redis at TEST_DATABASE_URL and
-TEST_REDIS_URL, as for the tests). The automerge-repo npm packages are the project's
+TEST_REDIS_URL, as for the tests), with DEBUG off as deployed
+(``live.deployed_settings``). The automerge-repo npm packages are the project's
 pinned devDependencies (``make setup`` installs them). Every client
 runs in one Node process on the same machine as the servers, so the figures
 include the clients' own work (applying each change), for both systems alike.
@@ -104,7 +105,9 @@ class Servers:
         self.urls = {}
         self.pids = {}  # system -> its server processes, for their CPU time
         if "one" in systems:
-            env = live.server_env(sqlite_path=directory / "one.sqlite3")
+            env = live.server_env(
+                sqlite_path=directory / "one.sqlite3", **live.deployed_settings()
+            )
             live.migrate(env)
             self.urls["one"] = [self._daphne(env, "one", "one")]
         if "two" in systems:
@@ -119,6 +122,7 @@ class Servers:
                 # As deployed (docs/deployment.md): without a pool every write
                 # opens a PostgreSQL connection, 6-8 ms of each push.
                 TODOS_DB_POOL_SIZE=4,
+                **live.deployed_settings(),
             )
             live.migrate(env)
             self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]

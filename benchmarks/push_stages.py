@@ -193,10 +193,14 @@ def start_servers(directory, two):
     if two:
         database = live.PostgresDatabase(services.service_url("postgres"))
         env = live.server_env(
-            database_url=database.url, redis_url=services.service_url("redis")
+            database_url=database.url,
+            redis_url=services.service_url("redis"),
+            **live.deployed_settings(),
         )
     else:
-        env = live.server_env(sqlite_path=directory / "db.sqlite3")
+        env = live.server_env(
+            sqlite_path=directory / "db.sqlite3", **live.deployed_settings()
+        )
     live.migrate(env)
     servers = []
     for index in range(2 if two else 1):

@@ -41,6 +41,16 @@ def wait_for_port(port, timeout=30.0, process=None):
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
 
 
+def deployed_settings():
+    """Settings as deployed (DEBUG off), on plain HTTP: for benchmarks, which
+    should measure the server as operators run it (DEBUG records every query)."""
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+    }
+
+
 def server_env(database_url=None, sqlite_path=None, redis_url=None, **extra):
     """Environment for a server process: settings come from variables only."""
     env = {
