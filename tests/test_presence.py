@@ -403,3 +403,18 @@ async def test_sockets_opened_together_do_not_beat_in_step(settings):
     assert max(offsets.values()) < 3 * tick + 0.2
     for socket in sockets:
         await socket.disconnect()
+
+
+@pytestmark_db
+async def test_an_answer_sent_to_the_socket_alone_is_noted():
+    """During a rolling upgrade a process of the version before the push hub
+    answers a join with a message to the joiner's own channel."""
+    alice = await connect()
+    await presence(alice)
+    channel = next(iter(hub_of(get_channel_layer()).sockets[presence_group(DOC)]))
+    here = {"kind": "here", "peer": "old", "editing": None, "sender": "old!x"}
+
+    await get_channel_layer().send(channel, {"type": "presence.event", **here})
+
+    assert await presence(alice) == [{"id": "old", "editing": None}]
+    await alice.disconnect()

@@ -171,7 +171,9 @@ class PushHub:
         Each notes it (``presence_heard``); to a ``join``, those that answer
         (``presence_answer``) answer together, in one message to the joiner.
         """
-        members = self.sockets.get(event["group"])
+        # Announcements of a process of the version before the hub name no
+        # group (during a rolling upgrade): its sockets get ours themselves.
+        members = self.sockets.get(event.get("group"))
         if not members:
             return
         answers = []

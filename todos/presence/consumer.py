@@ -167,6 +167,11 @@ class PresenceMixin:
         if self.presence_note(event):
             await self.send_presence()
 
+    async def presence_event(self, event):
+        """An announcement sent to this socket alone: a process of the version
+        before the hub answering its ``join`` (during a rolling upgrade)."""
+        await self.presence_heard(event)
+
     async def presence_roster(self, message):
         """The answers of one process's sockets to this socket's ``join``."""
         changed = False
