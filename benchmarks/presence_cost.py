@@ -5,9 +5,10 @@ Usage (from the repository root)::
     PYTHONPATH=. .venv/bin/python -m benchmarks.presence_cost \
         [--sockets 10,50,100] [--systems one,two] [--seconds 10] [--rounds 1]
 
-Starts the servers of each system (``one``: one Daphne process, SQLite, the
-in-memory channel layer; ``two``: two Daphne processes sharing PostgreSQL and
-Redis) with ``TODOS_PRESENCE_TIMEOUT=3``, so each socket announces itself every
+Starts the servers of each system as ``benchmarks/push_latency.py`` does
+(``one``: one Daphne process, SQLite, the in-memory channel layer; ``two``: two
+Daphne processes sharing PostgreSQL and Redis; DEBUG off) with
+``TODOS_PRESENCE_TIMEOUT=3``, so each socket announces itself every
 second, and runs ``tests/node/presence_clients.mjs``: N sockets on one list
 that speak presence as the app does (a frame a second). Once every socket sees
 all the others, it measures for ``--seconds`` the CPU time (user + system, from
@@ -25,8 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.push_latency import cpu_seconds
-from tests import live, services
+from benchmarks.push_latency import Servers, cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "tests" / "node" / "presence_clients.mjs"
@@ -49,44 +49,27 @@ def redis_pids():
 
 
 class System:
-    """The Daphne processes of one system, started and stopped together."""
+    """The Daphne processes of one system (push_latency's ``Servers``)."""
 
     def __init__(self, name, directory):
-        self.servers, self.database = [], None
-        extra = {"TODOS_PRESENCE_TIMEOUT": TIMEOUT, "TODOS_LOG_LEVEL": "WARNING"}
-        if name == "one":
-            env = live.server_env(sqlite_path=directory / "one.sqlite3", **extra)
-            count, self.others = 1, []
-        else:
-            for service in ("postgres", "redis"):
-                reason = services.unavailable_reason(service)
-                if reason:
-                    raise SystemExit(f"cannot run 'two': {reason}")
-            self.database = live.PostgresDatabase(services.service_url("postgres"))
-            env = live.server_env(
-                database_url=self.database.url,
-                redis_url=services.service_url("redis"),
-                **extra,
-            )
-            count, self.others = 2, redis_pids()
-        live.migrate(env)
-        for index in range(count):
-            server = live.LiveServer(env, log_path=directory / f"{name}-{index}.log")
-            self.servers.append(server.start())
+        self.servers = Servers(
+            [name],
+            directory,
+            TODOS_PRESENCE_TIMEOUT=TIMEOUT,
+            TODOS_LOG_LEVEL="WARNING",
+        )
+        self.name = name
+        self.others = redis_pids() if name == "two" else []
 
     def urls(self):
-        return ",".join(server.ws_url for server in self.servers)
+        return ",".join(self.servers.urls[self.name])
 
     def cpu(self):
-        return cpu_seconds([server.process.pid for server in self.servers]), sum(
-            cpu_seconds([pid]) for pid in self.others
-        )
+        daphne = cpu_seconds(self.servers.pids[self.name])
+        return daphne, sum(cpu_seconds([pid]) for pid in self.others)
 
     def stop(self):
-        for server in self.servers:
-            server.stop()
-        if self.database:
-            self.database.drop()
+        self.servers.stop()
 
 
 def measure(system, sockets, seconds):

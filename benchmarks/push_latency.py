@@ -98,7 +98,9 @@ class SyncServer:
 class Servers:
     """Every server the chosen systems need, started once and stopped together."""
 
-    def __init__(self, systems, directory):
+    def __init__(self, systems, directory, **settings):
+        """Start ``systems``' servers; ``settings`` are more environment variables
+        for our Daphne processes."""
         self.directory = directory
         self.started = []
         self.database = None
@@ -106,7 +108,9 @@ class Servers:
         self.pids = {}  # system -> its server processes, for their CPU time
         if "one" in systems:
             env = live.server_env(
-                sqlite_path=directory / "one.sqlite3", **live.deployed_settings()
+                sqlite_path=directory / "one.sqlite3",
+                **live.deployed_settings(),
+                **settings,
             )
             live.migrate(env)
             self.urls["one"] = [self._daphne(env, "one", "one")]
@@ -123,6 +127,7 @@ class Servers:
                 # opens a PostgreSQL connection, 6-8 ms of each push.
                 TODOS_DB_POOL_SIZE=4,
                 **live.deployed_settings(),
+                **settings,
             )
             live.migrate(env)
             self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]
