@@ -78,6 +78,9 @@ class PushHub:
         self.loop = loop
         self.channel = None
         self.sockets = {}  # group -> {channel name: consumer}
+        # channel name -> its groups, so that a socket's end does not scan every
+        # group of the process (thousands of sockets closing at once would)
+        self.groups_of = {}
         self.changing = asyncio.Lock()  # one join or leave at a time
         self.tasks = []  # kept here: the event loop holds its tasks only weakly
 
@@ -89,6 +92,7 @@ class PushHub:
                 await self.layer.group_add(group, self.channel)
                 self.sockets[group] = {}
             self.sockets[group][consumer.channel_name] = consumer
+            self.groups_of.setdefault(consumer.channel_name, set()).add(group)
 
     async def unregister(self, group, consumer):
         """Stop sending ``group``'s messages to ``consumer``; leave after the last."""
@@ -98,7 +102,7 @@ class PushHub:
     async def forget(self, consumer):
         """Take ``consumer`` out of every group it is in (its socket has ended)."""
         async with self.changing:
-            for group in list(self.sockets):
+            for group in list(self.groups_of.get(consumer.channel_name, ())):
                 await self._remove(group, consumer)
 
     async def _remove(self, group, consumer):
@@ -106,6 +110,10 @@ class PushHub:
         if members.get(consumer.channel_name) is not consumer:
             return
         del members[consumer.channel_name]
+        groups = self.groups_of[consumer.channel_name]
+        groups.discard(group)
+        if not groups:
+            del self.groups_of[consumer.channel_name]
         if not members:
             del self.sockets[group]
             await self.layer.group_discard(group, self.channel)

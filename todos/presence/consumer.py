@@ -137,13 +137,9 @@ class PresenceMixin:
             await self.announce("join")
 
     def presence_answer(self, event):
-        """This socket's ``here`` for another socket's ``join``, or None."""
-        if (
-            event["kind"] == "join"
-            and event["sender"] != self.channel_name
-            and hasattr(self, "heartbeat")
-            and self.announced
-        ):
+        """This socket's ``here`` for another socket's ``join``, or None (the
+        hub never asks a socket about its own announcement)."""
+        if event["kind"] == "join" and hasattr(self, "heartbeat") and self.announced:
             return self.event("here")
         return None
 
