@@ -124,3 +124,34 @@ def test_the_console_stays_quiet_through_a_session_online_and_offline(
     app.expect_saved()
     app.page.wait_for_timeout(500)
     assert messages == []
+
+
+# At each change of the sync status, where the list and the status then are.
+RECORD_STATUS_LAYOUT = """() => {
+    const status = document.querySelector('.sync-status');
+    const where = () => {
+        const list = document.querySelector('.todoapp').getBoundingClientRect();
+        const box = status.getBoundingClientRect();
+        return [status.dataset.state, Math.round(list.top), Math.round(box.left)];
+    };
+    window.__statusLayout = [where()];
+    new MutationObserver(() => window.__statusLayout.push(where())).observe(
+        status, {subtree: true, childList: true, characterData: true, attributes: true}
+    );
+}"""
+
+
+def test_the_sync_status_changing_moves_nothing(app):
+    # "Saving…" then "Saved on the server" on every edit: neither the list below the
+    # bar nor the status itself may move (the longer text once pushed the empty
+    # presence line onto a row of its own, and the whole list 8 px down, and back).
+    app.add("bread")
+    app.expect_saved()
+    app.page.evaluate(RECORD_STATUS_LAYOUT)
+
+    app.add("milk")
+    app.expect_saved()
+
+    layout = app.page.evaluate("window.__statusLayout")
+    assert {state for state, _, _ in layout} >= {"saving", "saved"}
+    assert len({(top, left) for _, top, left in layout}) == 1, layout

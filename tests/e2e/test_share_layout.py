@@ -14,6 +14,10 @@ WATCH_SHIFTS = """() => {
         for (const entry of list.getEntries()) window.__shifts.push(entry.value);
     }).observe({type: 'layout-shift', buffered: false});
 }"""
+# Resolves once the page has been drawn.
+NEXT_FRAME = (
+    "() => new Promise((done) => requestAnimationFrame(() => setTimeout(done)))"
+)
 BOXES = """() => [...document.querySelectorAll(
     '.todoapp, .sync-status, .lists-menu, .share, .new-todo'
 )].map((element) => {
@@ -27,6 +31,7 @@ def share_and_measure(app):
     page = app.page
     app.add("milk")
     app.expect_saved()  # the status says so: its text no longer changes
+    page.evaluate(NEXT_FRAME)  # and the page has been drawn since it changed
     page.evaluate(WATCH_SHIFTS)
     before = page.evaluate(BOXES)
     page.click("button.share")
