@@ -1,9 +1,12 @@
-"""Share confirms the copy, or shows the link to copy by hand, in place."""
+"""Share confirms the copy, or shows the link to copy by hand, in place; its
+panel fits a phone's screen."""
+
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.pages import TodoApp
+from tests.e2e.pages import SYNC_TIMEOUT_MS, TodoApp
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -61,4 +64,37 @@ def test_without_the_clipboard_the_link_is_selected_in_place(browser, shared_ser
     assert url.evaluate("input => input.selectionEnd - input.selectionStart") > 0
     assert page.evaluate(BOXES) == before
     assert page.evaluate("window.__shifts") == []
+    context.close()
+
+
+# Each control of the open share panel: where it is, and what sets it apart
+# from the text around it.
+PANEL_CONTROLS = """() => [...document.querySelectorAll(
+    '.share-panel button, .share-panel input'
+)].map((control) => {
+    const box = control.getBoundingClientRect();
+    const style = getComputedStyle(control);
+    return {name: control.className, left: box.left, right: box.right,
+            border: parseFloat(style.borderTopWidth)};
+})"""
+
+
+@pytest.mark.parametrize("width", [375, 900])
+def test_the_share_panel_fits_the_screen_and_its_buttons_look_like_buttons(
+    browser, shared_server, width
+):
+    # On a phone the panel ran past the right edge, the Copy buttons with it; and
+    # its buttons were bare text, "New view-only link Turn off" read as a sentence.
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    app = TodoApp(context.new_page()).start_new_list(shared_server.url)
+    app.page.click("button.share")
+    expect(app.page.locator(".share-panel .view-link")).to_have_value(
+        re.compile("/view/"), timeout=SYNC_TIMEOUT_MS
+    )
+
+    controls = app.page.evaluate(PANEL_CONTROLS)
+    assert len(controls) == 7, controls  # two links, two Copy, three more buttons
+    outside = [c for c in controls if c["left"] < 0 or c["right"] > width]
+    assert outside == []
+    assert [c["name"] for c in controls if c["border"] < 1] == []
     context.close()
