@@ -70,6 +70,10 @@ async function main() {
 	presenceView.bindOwnEditing((id) => presence.setEditing(id));
 
 	view.bindShare(async () => {
+		if (share.isOpen) {
+			share.close();
+			return;
+		}
 		const url = new URL(pathOf(docId), location.href).href;
 		const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
 		view.showShared(url, Boolean(copied));

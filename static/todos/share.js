@@ -77,6 +77,7 @@ export class ShareLinks {
 
 export class SharePanel {
 	constructor(root = document) {
+		this.$toggle = root.querySelector('.share');
 		this.$box = root.querySelector('.share-box');
 		this.$panel = root.querySelector('.share-panel');
 		this.$editLink = root.querySelector('.edit-link');
@@ -84,26 +85,38 @@ export class SharePanel {
 		this.$copyView = root.querySelector('.copy-view-link');
 		this.$turnOff = root.querySelector('.turn-off-view-link');
 		this.$note = root.querySelector('.share-panel-note');
+		this.$newView = root.querySelector('.new-view-link');
 		root.querySelector('.copy-edit-link').addEventListener('click', () => this.copy(this.$editLink));
 		this.$copyView.addEventListener('click', () => this.copy(this.$viewLink));
-		this.closeOnLeave(root);
+		this.closeOnLeave();
+	}
+
+	get isOpen() {
+		return !this.$panel.hidden;
 	}
 
 	/** Show the panel with the edit link `editUrl`. */
 	open(editUrl) {
 		this.$editLink.value = editUrl;
 		this.$panel.hidden = false;
+		this.$toggle.setAttribute('aria-expanded', 'true');
 	}
 
 	close() {
 		this.$panel.hidden = true;
+		this.$toggle.setAttribute('aria-expanded', 'false');
 	}
 
 	/** Show the view-only link `{url}`, or that there is none (`null`: turned off). */
 	showViewLink(link) {
+		const $focused = document.activeElement;
 		this.$viewLink.value = link ? link.url : '';
 		this.$copyView.disabled = !link;
 		this.$turnOff.disabled = !link;
+		// A button that goes disabled drops the focus to the page: keep it in the panel.
+		if (!link && ($focused === this.$turnOff || $focused === this.$copyView)) {
+			this.$newView.focus();
+		}
 	}
 
 	/** Say what happened (or what went wrong) under the links. */
@@ -117,7 +130,7 @@ export class SharePanel {
 	}
 
 	bindNewViewLink(handler) {
-		this.$panel.querySelector('.new-view-link').addEventListener('click', () => handler());
+		this.$newView.addEventListener('click', () => handler());
 	}
 
 	bindTurnOffViewLink(handler) {
@@ -140,15 +153,20 @@ export class SharePanel {
 	}
 
 	// The panel closes on Escape and when a click lands outside the share control.
-	closeOnLeave(root) {
-		this.$panel.addEventListener('keydown', (event) => {
-			if (event.key === ESCAPE_KEY) {
-				this.close();
-				root.querySelector('.share').focus();
+	// The focus goes back to the Share button unless it is elsewhere on the page.
+	closeOnLeave() {
+		document.addEventListener('keydown', (event) => {
+			if (event.key !== ESCAPE_KEY || !this.isOpen) {
+				return;
+			}
+			const $focused = document.activeElement;
+			this.close();
+			if (!$focused || $focused === document.body || this.$box.contains($focused)) {
+				this.$toggle.focus();
 			}
 		});
 		document.addEventListener('click', (event) => {
-			if (!this.$panel.hidden && !event.composedPath().includes(this.$box)) {
+			if (this.isOpen && !event.composedPath().includes(this.$box)) {
 				this.close();
 			}
 		});

@@ -93,6 +93,38 @@ def test_title_and_share(app):
     expect(page.locator(".share-note")).to_contain_text("copied")
 
 
+def test_the_share_panel_opens_and_closes_as_a_disclosure(app):
+    page = app.page
+    share, panel = page.locator("button.share"), page.locator(".share-panel")
+    tab_to(page, share, backwards=True)
+    page.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    expect(share).to_have_attribute("aria-expanded", "true")
+
+    # Escape closes it, with the focus still on (or back on) the Share button...
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(share).to_be_focused()
+    expect(share).to_have_attribute("aria-expanded", "false")
+
+    # ...and so does the Share button, pressed again; from inside the panel too.
+    page.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(panel).to_be_hidden()
+    page.keyboard.press("Enter")
+    tab_to(page, panel.locator(".copy-edit-link"))
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(share).to_be_focused()
+    # A click on the panel's text leaves the focus nowhere: Escape still closes it.
+    page.keyboard.press("Enter")
+    panel.locator("h2").first.click()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(share).to_be_focused()
+
+
 def test_switch_list(app, shared_server):
     page = app.page
     add_by_keyboard(app, "in the first list")

@@ -104,6 +104,8 @@ def test_the_share_control_offers_both_links_and_turns_the_view_link_off(
 
     expect(panel.locator(".share-panel-note")).to_contain_text("is off")
     expect(panel.locator(".view-link")).to_have_value("")
+    # The disabled Turn off button hands the focus on, not back to the page.
+    expect(panel.locator(".new-view-link")).to_be_focused()
     viewer.expect_status("ended")
     expect(viewer.status).to_contain_text("turned off")
     viewer.expect_items(["milk"])  # what it had stays on the page
@@ -112,6 +114,7 @@ def test_the_share_control_offers_both_links_and_turns_the_view_link_off(
 
     # Closed and opened again, the panel does not bring the link back...
     editor.page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
     editor.page.click("button.share")
     expect(panel.locator(".view-link")).to_have_value("")
     # ...until the editor makes a new one, which works where the old one does not.
