@@ -68,18 +68,16 @@ def load_average():
     return os.getloadavg()[0]
 
 
-class SyncServer:
-    """``@automerge/automerge-repo-sync-server`` on a free port, storing to ``data``."""
+class NodeServer:
+    """A Node server script on a free port (``PORT``), logging to ``directory``."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, name, script, **env):
         self.port = live.free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
-        script = ROOT / "node_modules" / SYNC_SERVER / "src" / "index.js"
         if not script.exists():
-            raise SystemExit(f"{script} is missing: npm install {SYNC_SERVER}")
-        data = directory / "data"
-        env = {**os.environ, "PORT": str(self.port), "DATA_DIR": str(data)}
-        self.log = open(directory / "sync-server.log", "ab")
+            raise SystemExit(f"{script} is missing: make setup")
+        env = {**os.environ, "PORT": str(self.port), **env}
+        self.log = open(directory / f"{name}.log", "ab")
         self.process = subprocess.Popen(
             ["node", str(script)],
             cwd=directory,
@@ -93,6 +91,15 @@ class SyncServer:
         self.process.terminate()
         self.process.wait(10)
         self.log.close()
+
+
+class SyncServer(NodeServer):
+    """``@automerge/automerge-repo-sync-server``, storing to ``directory/data``."""
+
+    def __init__(self, directory):
+        script = ROOT / "node_modules" / SYNC_SERVER / "src" / "index.js"
+        data = str(directory / "data")
+        super().__init__(directory, "sync-server", script, DATA_DIR=data)
 
 
 class Servers:
@@ -132,10 +139,12 @@ class Servers:
             live.migrate(env)
             self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]
         if "automerge-repo" in systems:
-            server = SyncServer(directory)
-            self.started.append(server)
-            self.urls["automerge-repo"] = [server.url]
-            self.pids["automerge-repo"] = [server.process.pid]
+            self._node("automerge-repo", SyncServer(directory))
+
+    def _node(self, system, server):
+        self.started.append(server)
+        self.urls[system] = [server.url]
+        self.pids[system] = [server.process.pid]
 
     def _daphne(self, env, name, system):
         server = live.LiveServer(env, log_path=self.directory / f"daphne-{name}.log")
