@@ -15,6 +15,10 @@ rotating their order, and prints a Markdown report (machine, load, table):
   pool of 4 connections, ``TODOS_DB_POOL_SIZE``, as deployed) and Redis
   (channels_redis); the writer on the first, listeners alternately on the second
   and the first, so a single listener is on the other process than the writer.
+- ``relay``: ``benchmarks/relay_server.mjs``, a Node server that only relays each
+  upload to the other sockets (no checks, no merge, no storage), with the same
+  client as ``one``: a floor that no server gets below with these clients on this
+  machine.
 - ``automerge-repo``: ``@automerge/automerge-repo-sync-server`` on Node (it stores
   to files); ``benchmarks/automerge_repo_push_latency.mjs``, with automerge-repo
   clients doing the same.
@@ -46,9 +50,11 @@ from tests import live, services  # noqa: E402
 
 OURS = ROOT / "benchmarks" / "push_latency.mjs"
 BASELINE = ROOT / "benchmarks" / "automerge_repo_push_latency.mjs"
+RELAY = ROOT / "benchmarks" / "relay_server.mjs"
 SYSTEMS = {
     "one": "Daphne ×1, in-memory layer (SQLite)",
     "two": "Daphne ×2, Redis layer (PostgreSQL)",
+    "relay": "relay only (Node)",
     "automerge-repo": "automerge-repo-sync-server",
 }
 SYNC_SERVER = "@automerge/automerge-repo-sync-server"
@@ -138,6 +144,8 @@ class Servers:
             )
             live.migrate(env)
             self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]
+        if "relay" in systems:
+            self._node("relay", NodeServer(directory, "relay", RELAY))
         if "automerge-repo" in systems:
             self._node("automerge-repo", SyncServer(directory))
 
