@@ -19,6 +19,8 @@ rotating their order, and prints a Markdown report (machine, load, table):
   upload to the other sockets (no checks, no merge, no storage), with the same
   client as ``one``: a floor that no server gets below with these clients on this
   machine.
+- ``relay-daphne``: the same relay as an ASGI app under one Daphne process
+  (``benchmarks/relay_asgi.py``): the floor of a Daphne server.
 - ``automerge-repo``: ``@automerge/automerge-repo-sync-server`` on Node (it stores
   to files); ``benchmarks/automerge_repo_push_latency.mjs``, with automerge-repo
   clients doing the same.
@@ -55,6 +57,7 @@ SYSTEMS = {
     "one": "Daphne ×1, in-memory layer (SQLite)",
     "two": "Daphne ×2, Redis layer (PostgreSQL)",
     "relay": "relay only (Node)",
+    "relay-daphne": "relay only (Daphne)",
     "automerge-repo": "automerge-repo-sync-server",
 }
 SYNC_SERVER = "@automerge/automerge-repo-sync-server"
@@ -108,6 +111,13 @@ class SyncServer(NodeServer):
         super().__init__(directory, "sync-server", script, DATA_DIR=data)
 
 
+class RelayDaphne(live.LiveServer):
+    """Daphne serving ``benchmarks/relay_asgi.py`` instead of our site."""
+
+    def command(self):
+        return [*super().command()[:-1], "benchmarks.relay_asgi:application"]
+
+
 class Servers:
     """Every server the chosen systems need, started once and stopped together."""
 
@@ -146,6 +156,11 @@ class Servers:
             self.urls["two"] = [self._daphne(env, f"two-{i}", "two") for i in range(2)]
         if "relay" in systems:
             self._node("relay", NodeServer(directory, "relay", RELAY))
+        if "relay-daphne" in systems:
+            server = RelayDaphne(dict(os.environ), log_path=directory / "relay.log")
+            self.started.append(server.start())
+            self.urls["relay-daphne"] = [server.ws_url]
+            self.pids["relay-daphne"] = [server.process.pid]
         if "automerge-repo" in systems:
             self._node("automerge-repo", SyncServer(directory))
 
