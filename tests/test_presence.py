@@ -379,28 +379,25 @@ async def test_a_viewer_following_a_rotated_list_is_counted_under_the_new_id():
 
 
 @pytestmark_db
-async def test_sockets_opened_together_do_not_beat_in_step(settings):
-    """Each socket's heartbeats start at a random phase within a tick."""
-    import time
-
-    settings.TODOS_PRESENCE_TIMEOUT = 1.2  # a tick of 0.2 s, a heartbeat each 0.4 s
-    tick = 0.2
+async def test_a_process_sends_its_sockets_heartbeats_in_one_message(settings):
+    settings.TODOS_PRESENCE_TIMEOUT = 1.2  # a heartbeat each 0.4 s
     layer, channel = await listen()
     sockets = [await connect(speak=False) for _ in range(8)]
-    joined, offsets = {}, {}
-    while len(offsets) < len(sockets):
+    joined, batches = set(), []
+    while not batches or len(batches[-1]["events"]) < len(sockets):
         event = await asyncio.wait_for(layer.receive(channel), 2)
-        now = time.monotonic()
         if event["kind"] == "join":
-            joined[event["peer"]] = now
-        elif event["kind"] == "here" and event["peer"] not in offsets:
-            offsets[event["peer"]] = now - joined[event["peer"]]
+            joined.add(event["peer"])
+        else:  # no socket sends a heartbeat of its own
+            assert event["kind"] == "here" and "events" in event, event
+            batches.append(event)
 
-    # In step, every offset would be two ticks give or take the scheduler's
-    # noise; from random phases, 8 offsets spread over a quarter tick or more
-    # but for a chance of about 1 in 2,000.
-    assert max(offsets.values()) - min(offsets.values()) > tick / 4
-    assert max(offsets.values()) < 3 * tick + 0.2
+    heartbeat = batches[-1]
+    assert {here["peer"] for here in heartbeat["events"]} == joined
+    assert len(joined) == len(sockets)
+    # A socket of the version before the hub reads it as its first announcement.
+    first = heartbeat["events"][0]
+    assert {key: heartbeat[key] for key in first} == first
     for socket in sockets:
         await socket.disconnect()
 

@@ -3,6 +3,7 @@
 import asyncio
 
 from todo_site.memory_layer import InMemoryChannelLayer
+from todos import push_hub
 from todos.push_hub import hub_of
 from todos.storage import group_name
 
@@ -242,3 +243,77 @@ async def test_an_announcement_reaches_every_socket_of_its_group_but_its_sender(
 
     assert alice.heard == [] and quiet.heard == []
     assert bob.heard == [("here", "a")]
+
+
+class Beating(Speaker):
+    """A presence socket with a heartbeat, or none once its client fell silent."""
+
+    def __init__(self, name, silent=False):
+        super().__init__(name)
+        self.silent = silent
+
+    def heartbeat_event(self):
+        return None if self.silent else announcement("here", self.channel_name)
+
+
+class Roster(Speaker):
+    """A presence socket that records the batches it is handed."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.rosters = []
+
+    async def presence_roster(self, message):
+        self.rosters.append([event["peer"] for event in message["events"]])
+
+
+async def drain(layer, channel, wait=0.01):
+    """Receive what comes on ``channel`` until ``wait`` s pass without any; how many."""
+    count = 0
+    while True:
+        try:
+            await asyncio.wait_for(layer.receive(channel), wait)
+        except TimeoutError:
+            return count
+        count += 1
+
+
+async def test_heartbeats_go_out_together_in_batches_until_the_last_stops(
+    monkeypatch,
+):
+    monkeypatch.setattr(push_hub, "HEARTBEAT_BATCH", 2)
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    listener = await layer.new_channel()
+    await layer.group_add("presence_hub-doc", listener)
+    sockets = [Beating("s0"), Beating("s1", silent=True), Beating("s2"), Beating("s3")]
+    for socket in sockets:
+        hub.beat("presence_hub-doc", socket, period=0.05)
+
+    batches = [await asyncio.wait_for(layer.receive(listener), 1) for _ in range(2)]
+
+    assert [[e["peer"] for e in batch["events"]] for batch in batches] == [
+        ["s0", "s2"],
+        ["s3"],
+    ]
+    assert batches[1]["peer"] == "s3"  # its first announcement's fields, as its own
+    for socket in sockets:
+        hub.stop_beating("presence_hub-doc", socket)
+    await drain(layer, listener)  # what was sent before the last stopped
+
+    assert await drain(layer, listener, wait=0.15) == 0
+    assert hub.beating == {} and hub.heartbeats == {}
+
+
+async def test_a_process_hands_heartbeats_to_each_socket_of_the_group():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    alice, bob = Roster("a"), Roster("b")
+    for speaker in (alice, bob):
+        await hub.register("presence_hub-doc", speaker)
+    heres = [announcement("here", peer) for peer in ("a", "x", "y")]
+
+    await layer.group_send("presence_hub-doc", {**heres[0], "events": heres})
+    await settle()
+
+    assert alice.rosters == bob.rosters == [["a", "x", "y"]]

@@ -29,12 +29,16 @@ document holds its pushes until that is sent.
 
 Presence announcements (``todos/presence/consumer.py``) go through the hub too:
 it is the member of a list's ``presence_`` and ``quiet_`` groups for the
-process's sockets, so a heartbeat crosses the channel layer once per process,
-not once per socket, and each socket notes it (``presence_heard``). The sockets
-that answer a ``join`` (``presence_answer``) answer in one ``presence.roster``
-message to the joiner, not one message each: with channels_redis a process's
-sockets share one inbound queue of 1,000 messages, and 60 sockets joining at
-once on two processes filled it with answers, which closed sockets.
+process's sockets, so an announcement crosses the channel layer once per
+process, not once per socket, and each socket notes it (``presence_heard``).
+The sockets that answer a ``join`` (``presence_answer``) answer in one
+``presence.roster`` message to the joiner, not one message each: with
+channels_redis a process's sockets share one inbound queue of 1,000 messages,
+and 60 sockets joining at once on two processes filled it with answers, which
+closed sockets. Heartbeats are sent by the hub as well: ``beat(group, consumer,
+period)`` adds a socket to the group's heartbeat, one message every ``period``
+with each socket's ``heartbeat_event()`` (up to ``HEARTBEAT_BATCH`` a message),
+so a list's heartbeats cost one message per process, not one per socket.
 ``/automerge-repo`` peers stay members of the group themselves: each needs its
 own sync message.
 
@@ -44,6 +48,7 @@ Public API: ``hub_of``, ``PushHub``.
 import asyncio
 import json
 import logging
+import random
 
 from todo_site import metrics
 
@@ -59,6 +64,8 @@ REFRESH_SECONDS = 3600
 RETRY_SECONDS = 1.0
 # The type of a socket's presence announcement (todos/presence/consumer.py).
 PRESENCE = "presence.event"
+# At most this many sockets' heartbeats go in one message.
+HEARTBEAT_BATCH = 100
 
 
 def hub_of(layer):
@@ -82,6 +89,8 @@ class PushHub:
         # group of the process (thousands of sockets closing at once would)
         self.groups_of = {}
         self.changing = asyncio.Lock()  # one join or leave at a time
+        self.beating = {}  # group -> {channel name: consumer} whose heartbeats we send
+        self.heartbeats = {}  # group -> the task that sends them
         self.tasks = []  # kept here: the event loop holds its tasks only weakly
 
     async def register(self, group, consumer):
@@ -105,6 +114,24 @@ class PushHub:
             for group in list(self.groups_of.get(consumer.channel_name, ())):
                 await self._remove(group, consumer)
 
+    def beat(self, group, consumer, period):
+        """Send ``consumer.heartbeat_event()`` to ``group`` every ``period`` (s),
+        with those of the process's other sockets on it, in one message."""
+        if group not in self.beating:
+            self.beating[group] = {}
+            task = self.loop.create_task(self.send_heartbeats(group, period))
+            self.heartbeats[group] = task
+        self.beating[group][consumer.channel_name] = consumer
+
+    def stop_beating(self, group, consumer):
+        """Stop sending ``consumer``'s heartbeats; the last one out ends the group's."""
+        members = self.beating.get(group, {})
+        if members.get(consumer.channel_name) is consumer:
+            del members[consumer.channel_name]
+            if not members:
+                del self.beating[group]
+                self.heartbeats.pop(group).cancel()
+
     async def _remove(self, group, consumer):
         members = self.sockets.get(group, {})
         if members.get(consumer.channel_name) is not consumer:
@@ -121,7 +148,7 @@ class PushHub:
     async def start(self):
         if self.channel is None:
             self.channel = await self.layer.new_channel()
-            self.tasks = [
+            self.tasks += [
                 self.loop.create_task(self.read()),
                 self.loop.create_task(self.refresh()),
             ]
@@ -184,6 +211,13 @@ class PushHub:
         members = self.sockets.get(event.get("group"))
         if not members:
             return
+        if "events" in event:  # another process's heartbeats (or ours)
+            for name, consumer in list(members.items()):
+                try:
+                    await consumer.presence_roster(event)
+                except Exception:
+                    logger.exception("Could not hand presence to %s", name)
+            return
         answers = []
         for name, consumer in list(members.items()):
             if name == event["sender"]:
@@ -198,6 +232,30 @@ class PushHub:
         if answers:
             roster = {"type": "presence.roster", "events": answers}
             await self.layer.send(event["sender"], roster)
+
+    async def send_heartbeats(self, group, period):
+        """Until cancelled (``stop_beating``): ``group``'s heartbeats, together.
+
+        A batch carries its first announcement's fields as its own, so that a
+        socket of the version before the hub (a rolling upgrade) takes it for
+        that one announcement instead of failing on a message it cannot read.
+        """
+        # A random phase, so that processes restarted together do not beat in step.
+        await asyncio.sleep(random.uniform(0, period))
+        while True:
+            events = []
+            for consumer in list(self.beating[group].values()):
+                event = consumer.heartbeat_event()
+                if event is not None:
+                    events.append(event)
+            for start in range(0, len(events), HEARTBEAT_BATCH):
+                batch = events[start : start + HEARTBEAT_BATCH]
+                message = {**batch[0], "group": group, "events": batch}
+                try:
+                    await self.layer.group_send(group, message)
+                except Exception:
+                    logger.exception("Could not send the heartbeats of %s", group)
+            await asyncio.sleep(period)
 
     async def refresh(self):
         """Add the hub to its groups again before the layer's memberships expire."""

@@ -12,11 +12,12 @@ each socket (``presence_heard``), and a process's answers to a ``join`` reach
 the joiner as one ``presence.roster`` message.
 
 On connect a socket announces ``join``, and again when its client first speaks
-(moving it to ``presence_``). Each socket announces ``here`` again every third of
-``TODOS_PRESENCE_TIMEOUT`` from a random phase (a heartbeat, and whenever its
-client starts or stops editing an item) and ``leave`` when it closes. A peer
-silent for two heartbeats is dropped (its process died), checked every sixth of
-the timeout, so it disappears within the timeout.
+(moving it to ``presence_``). It announces ``here`` whenever its client starts or
+stops editing an item, and ``leave`` when it closes. Every third of
+``TODOS_PRESENCE_TIMEOUT`` the hub sends the ``here`` of all its sockets on the
+list in one message (a heartbeat; ``heartbeat_event``). A peer silent for two
+heartbeats is dropped (its process died), checked every sixth of the timeout, so
+it disappears within the timeout.
 
 Only a client that has sent a presence frame is sent presence frames (the first
 answer names who is here, and the timeout), so other clients see no new frames.
@@ -72,6 +73,8 @@ class PresenceMixin:
         finally:
             if hasattr(self, "heartbeat"):
                 self.heartbeat.cancel()
+                hub = hub_of(self.channel_layer)
+                hub.stop_beating(presence_group(self.presence_doc), self)
 
     async def presence_join(self, doc_id):
         """Join ``doc_id``'s presence, announce this socket, start the heartbeat."""
@@ -89,16 +92,20 @@ class PresenceMixin:
         await self.announce("join")
         await self.send_presence()
         self.heartbeat = asyncio.create_task(self.beat())
+        hub = hub_of(self.channel_layer)
+        hub.beat(presence_group(doc_id), self, period=self.timeout / 3)
 
     async def presence_leave(self):
         """Say ``leave``, stop the heartbeat and leave the group."""
         if not hasattr(self, "heartbeat"):
             return
         self.heartbeat.cancel()
+        hub = hub_of(self.channel_layer)
+        hub.stop_beating(presence_group(self.presence_doc), self)
         if self.announced:
             await self.announce("leave")
         self.peers.clear()
-        await hub_of(self.channel_layer).unregister(self.own_group(), self)
+        await hub.unregister(self.own_group(), self)
         del self.heartbeat
 
     async def presence_receive(self, text):
@@ -169,7 +176,8 @@ class PresenceMixin:
         await self.presence_heard(event)
 
     async def presence_roster(self, message):
-        """The answers of one process's sockets to this socket's ``join``."""
+        """Several announcements of one process's sockets (``events``): their
+        answers to this socket's ``join``, or their heartbeats."""
         changed = False
         for event in message["events"]:
             changed = self.presence_note(event) or changed
@@ -194,6 +202,13 @@ class PresenceMixin:
             return presence_group(self.presence_doc)
         return quiet_group(self.presence_doc)
 
+    def heartbeat_event(self):
+        """This socket's ``here`` for its process's heartbeat, or None if it has
+        nothing to announce (its client fell silent, or it has left)."""
+        if hasattr(self, "heartbeat") and self.announced:
+            return self.event("here")
+        return None
+
     def event(self, kind):
         return {
             "type": PRESENCE,
@@ -211,27 +226,23 @@ class PresenceMixin:
         await self.send(text_data=frame)
 
     async def beat(self):
-        """Every sixth of the timeout: expire, check the client; every third: here."""
+        """Every sixth of the timeout: drop silent peers, check the client."""
         tick = self.timeout / 6
         silence = self.timeout * 2 / 3
-        ticks = 0
-        # A random phase, so that the heartbeats of sockets opened together
-        # (a list's tabs after a restart) do not all fall in the same instant.
+        # A random phase, so that the checks of sockets opened together (a
+        # list's tabs after a restart) do not all fall in the same instant.
         await asyncio.sleep(random.uniform(0, tick))
         while True:
             await asyncio.sleep(tick)
-            ticks += 1
             try:
-                await self.beat_once(silence, heartbeat=ticks % 2 == 0)
+                await self.beat_once(silence)
             except Exception:
-                logger.exception("Presence heartbeat failed; trying again")
+                logger.exception("Presence check failed; trying again")
 
-    async def beat_once(self, silence, heartbeat):
+    async def beat_once(self, silence):
         if self.peers.expire(silence):
             await self.send_presence()
         client_silent = time.monotonic() - self.client_heard > silence
         if self.announced and self.client_speaks and client_silent:
             await self.announce("leave")
             self.announced = False
-        elif heartbeat and self.announced:
-            await self.announce("here")
