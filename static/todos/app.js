@@ -21,6 +21,7 @@ import { SharePanel, ShareLinks } from './share.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
 import { UndoHistory, undoOperations } from './undo.js';
+import { TopBar } from './topbar.js';
 import { View } from './view.js';
 
 const $app = document.querySelector('.todoapp');
@@ -29,6 +30,7 @@ const docId = docIdFromPath(location.pathname) || $app.dataset.docId;
 const REPLACE_QUESTION =
 	'Replace the edit link? The current link stops working for everyone who has it; copies of this list open right now move to the new link.';
 const view = new View();
+const bar = new TopBar();
 const recent = new RecentLists();
 recent.opened(docId);
 view.linkHowItWorks(docId);
@@ -40,7 +42,7 @@ async function main() {
 	const store = await new Store({ Automerge, docId, create: todos.create, storage: await openStorage(), channel }).open();
 
 	const pathOf = (id) => listPath(root, id);
-	const showLists = (lists) => view.showLists(lists, docId, pathOf);
+	const showLists = (lists) => bar.showLists(lists, docId, pathOf);
 	const markUsed = () => showLists(recent.used(docId));
 	const undo = new UndoHistory({ store, operations: undoOperations(Automerge) });
 	const controller = new Controller({
@@ -62,26 +64,26 @@ async function main() {
 		httpBase: base.href,
 		wsBase: base.href.replace(/^http/, 'ws'),
 	});
-	sync.onStatus((status) => view.showSyncStatus(status));
+	sync.onStatus((status) => bar.showSyncStatus(status));
 	const presence = new Presence({ send: (frame) => sync.sendPresence(frame) });
 	const presenceView = new PresenceView();
 	sync.onPresence((event) => presence.received(event));
 	presence.onChange((state) => presenceView.show(state));
 	presenceView.bindOwnEditing((id) => presence.setEditing(id));
 
-	view.bindShare(async () => {
+	const share = new SharePanel();
+	share.bindShare(async () => {
 		if (share.isOpen) {
 			share.close();
 			return;
 		}
 		const url = new URL(pathOf(docId), location.href).href;
 		const copied = await navigator.clipboard?.writeText(url).then(() => true, () => false);
-		view.showShared(url, Boolean(copied));
+		share.showShared(url, Boolean(copied));
 		share.open(url);
 		showViewLink(() => links.viewLink(), '');
 	});
 	const links = new ShareLinks({ httpBase: base.href, docId });
-	const share = new SharePanel();
 	const showViewLink = async (request, note) => {
 		try {
 			share.showViewLink(await request());
@@ -116,9 +118,9 @@ async function main() {
 		location.replace(pathOf(newId) + location.hash);
 	};
 	sync.onEnded((message) => message.type === 'moved' && followMove(message.doc_id));
-	view.bindNewList(async () => location.assign(pathOf(await newListId())));
-	view.bindOpenLists(() => showLists(recent.all()));
-	view.bindRemoveList((id) => showLists(recent.remove(id)));
+	bar.bindNewList(async () => location.assign(pathOf(await newListId())));
+	bar.bindOpenLists(() => showLists(recent.all()));
+	bar.bindRemoveList((id) => showLists(recent.remove(id)));
 	window.addEventListener('hashchange', () => controller.setRoute(location.hash));
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());

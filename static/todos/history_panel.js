@@ -9,16 +9,12 @@
  * DOM and keeps it current while the list changes.
  */
 
+import { qs } from './dom.js';
 import { HISTORY_PAGE_SIZE, HistoryWalk, changesSince, describeChange, restoreIndex, versionAt } from './history.js';
 import { changedText, escapeForHTML } from './template.js';
 
 const ESCAPE_KEY = 'Escape';
 const DATE_TIME = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short' });
-
-/** Query one element under `scope`. */
-function qs(selector, scope = document) {
-	return scope.querySelector(selector);
-}
 
 /** When a change was made: relative, with the full date and time as its title. */
 function timeHTML(time, now) {

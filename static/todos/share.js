@@ -10,6 +10,7 @@
  */
 
 const ESCAPE_KEY = 'Escape';
+const COPIED_NOTE_MS = 4000;
 const NOT_FOUND = 404;
 const OFFLINE_NOTE = 'The view-only link needs a connection to the server: try again when online.';
 
@@ -78,6 +79,8 @@ export class ShareLinks {
 export class SharePanel {
 	constructor(root = document) {
 		this.$toggle = root.querySelector('.share');
+		this.$sharedNote = root.querySelector('.share-note');
+		this.$sharedUrl = root.querySelector('.share-url');
 		this.$box = root.querySelector('.share-box');
 		this.$panel = root.querySelector('.share-panel');
 		this.$editLink = root.querySelector('.edit-link');
@@ -93,6 +96,28 @@ export class SharePanel {
 
 	get isOpen() {
 		return !this.$panel.hidden;
+	}
+
+	/** `handler()` when the Share button is pressed. */
+	bindShare(handler) {
+		this.$toggle.addEventListener('click', () => handler());
+	}
+
+	/** Say whether the share link was copied; show it to copy by hand if not. */
+	showShared(url, copied) {
+		this.$sharedUrl.value = url;
+		this.$sharedUrl.hidden = copied;
+		this.$sharedNote.textContent = copied ? 'Link copied: send it to share this list.' : 'Copy this link to share the list:';
+		if (!copied) {
+			this.$sharedUrl.focus();
+			this.$sharedUrl.select();
+		}
+		clearTimeout(this.sharedTimer);
+		if (copied) {
+			this.sharedTimer = setTimeout(() => {
+				this.$sharedNote.textContent = '';
+			}, COPIED_NOTE_MS);
+		}
 	}
 
 	/** Show the panel with the edit link `editUrl`. */

@@ -10,42 +10,15 @@
  * buttons, and nothing starts editing.
  */
 
-import { doneState, itemCounter, itemHTML, listLinksHTML } from './template.js';
+import { delegate, qs } from './dom.js';
+import { doneState, itemCounter, itemHTML } from './template.js';
 import { undoShortcut } from './undo.js';
 
 const ENTER_KEY = 'Enter';
 const ESCAPE_KEY = 'Escape';
 const EDIT_KEY = 'F2';
-const COPIED_NOTE_MS = 4000;
 const UNDO_NOTE = { undo: ['Undone', 'Nothing left to undo'], redo: ['Redone', 'Nothing left to redo'] };
 const OWN_UNDO_SKIPS = new Set(['checkbox', 'radio', 'button', 'submit', 'reset']);
-
-const STATUS_TEXT = {
-	connecting: 'Connecting…',
-	saved: 'Saved on the server',
-	saving: 'Saving…',
-	offline: 'Offline',
-	error: 'Not saved',
-};
-
-/** Query one element under `scope`. */
-function qs(selector, scope = document) {
-	return scope.querySelector(selector);
-}
-
-/** Listen to `type` events on `target`'s descendants matching `selector`. */
-function delegate(target, selector, type, handler, capture = false) {
-	target.addEventListener(
-		type,
-		(event) => {
-			const match = event.target.closest(selector);
-			if (match && target.contains(match)) {
-				handler(match, event);
-			}
-		},
-		capture
-	);
-}
 
 function itemId(element) {
 	return element.closest('li[data-id]').dataset.id;
@@ -72,21 +45,12 @@ export class View {
 		this.$footer = qs('.footer', root);
 		this.$count = qs('.todo-count', root);
 		this.$clearCompleted = qs('.clear-completed', root);
-		this.$status = qs('.sync-status', root);
-		this.$statusText = qs('.sync-status-text', root);
-		this.$share = qs('.share', root);
-		this.$shareNote = qs('.share-note', root);
-		this.$shareUrl = qs('.share-url', root);
-		this.$listLinks = qs('.list-links', root);
-		this.$newList = qs('.new-list', root);
-		this.$listsMenu = qs('.lists-menu details', root);
 		this.$howItWorks = qs('.how-it-works-link', root);
 		this.$undo = qs('.undo', root);
 		this.$redo = qs('.redo', root);
 		this.$undoNote = qs('.undo-note', root);
 		this.editing = null;
 		this.handlers = {};
-		this.closeMenuOnLeave();
 		if (!readOnly) {
 			this.bindStartEdit();
 		}
@@ -99,30 +63,6 @@ export class View {
 			if (event.key === ENTER_KEY || event.key === EDIT_KEY) {
 				event.preventDefault();
 				this.startEdit($label.closest('li'));
-			}
-		});
-	}
-
-	// The lists menu closes on Escape (focus back on its summary) and when focus
-	// or a click goes elsewhere, like a menu.
-	closeMenuOnLeave() {
-		const $menu = this.$listsMenu;
-		$menu.addEventListener('keydown', (event) => {
-			if (event.key === ESCAPE_KEY && $menu.open) {
-				$menu.open = false;
-				qs('summary', $menu).focus();
-			}
-		});
-		$menu.addEventListener('focusout', (event) => {
-			if (event.relatedTarget && !$menu.contains(event.relatedTarget)) {
-				$menu.open = false;
-			}
-		});
-		document.addEventListener('click', (event) => {
-			// The path, not the target: a click on "remove" re-renders the menu
-			// before the event gets here, so its target is no longer in it.
-			if ($menu.open && !event.composedPath().includes($menu)) {
-				$menu.open = false;
 			}
 		});
 	}
@@ -362,71 +302,12 @@ export class View {
 		}
 	}
 
-	/** Show the sync status `{state, unsynced, message}`. */
-	showSyncStatus({ state, unsynced, message }) {
-		this.$status.dataset.state = state;
-		this.$status.dataset.unsynced = String(unsynced);
-		let text = STATUS_TEXT[state] || state;
-		if (state === 'saved' && this.readOnly) {
-			text = 'Up to date';
-		} else if (state === 'ended') {
-			text = message;
-		} else if (state === 'offline') {
-			text = unsynced ? 'Offline: changes kept on this device' : 'Offline';
-		} else if (state === 'error') {
-			text = `Not saved: ${message}`;
-		}
-		this.$statusText.textContent = text;
-	}
-
-	/** Show the lists used in this browser (see listLinksHTML), keeping focus in the menu. */
-	showLists(lists, currentId, pathOf) {
-		const html = listLinksHTML(lists, currentId, pathOf, Date.now());
-		if (html === this.listsHTML) {
-			return;
-		}
-		const $focused = this.$listLinks.contains(document.activeElement) ? document.activeElement : null;
-		const focusedId = $focused && $focused.closest('li[data-id]')?.dataset.id;
-		this.listsHTML = html;
-		this.$listLinks.innerHTML = html;
-		if (focusedId) {
-			this.focusListEntry(focusedId, $focused.className);
-		}
-	}
-
-	/** Focus the control of class `className` in list `id`'s menu entry; false if it is gone. */
-	focusListEntry(id, className = 'list-link') {
-		const $entry = [...this.$listLinks.children].find(($li) => $li.dataset.id === id);
-		const $control = $entry && $entry.getElementsByClassName(className)[0];
-		if ($control) {
-			$control.focus();
-		}
-		return Boolean($control);
-	}
-
 	/** Point the "How this works" link back at list `docId`. */
 	linkHowItWorks(docId) {
 		if (this.$howItWorks) {
 			const url = new URL(this.$howItWorks.href);
 			url.searchParams.set('from', docId);
 			this.$howItWorks.href = url.pathname + url.search;
-		}
-	}
-
-	/** Say whether the share link was copied; show it to copy by hand if not. */
-	showShared(url, copied) {
-		this.$shareUrl.value = url;
-		this.$shareUrl.hidden = copied;
-		this.$shareNote.textContent = copied ? 'Link copied: send it to share this list.' : 'Copy this link to share the list:';
-		if (!copied) {
-			this.$shareUrl.focus();
-			this.$shareUrl.select();
-		}
-		clearTimeout(this.shareTimer);
-		if (copied) {
-			this.shareTimer = setTimeout(() => {
-				this.$shareNote.textContent = '';
-			}, COPIED_NOTE_MS);
 		}
 	}
 
@@ -488,35 +369,6 @@ export class View {
 			}
 		});
 		this.$title.addEventListener('change', () => save(this.$title.value));
-	}
-
-	bindShare(handler) {
-		this.$share.addEventListener('click', () => handler());
-	}
-
-	bindNewList(handler) {
-		this.$newList.addEventListener('click', () => handler());
-	}
-
-	/** `handler()` when the lists menu opens (to show fresh times). */
-	bindOpenLists(handler) {
-		this.$listsMenu.addEventListener('toggle', () => {
-			if (this.$listsMenu.open) {
-				handler();
-			}
-		});
-	}
-
-	/** `handler(id)` when a list's remove button is pressed; focus moves to a neighbour. */
-	bindRemoveList(handler) {
-		delegate(this.$listLinks, '.list-remove', 'click', ($button) => {
-			const $entry = $button.closest('li[data-id]');
-			const $neighbour = $entry.nextElementSibling || $entry.previousElementSibling;
-			handler($entry.dataset.id);
-			if (!($neighbour && this.focusListEntry($neighbour.dataset.id, 'list-remove'))) {
-				this.$newList.focus();
-			}
-		});
 	}
 
 	/**

@@ -19,6 +19,7 @@ import { Presence } from './presence.js';
 import { PresenceView } from './presence_view.js';
 import { Store, channelName } from './store.js';
 import { Sync } from './sync.js';
+import { TopBar } from './topbar.js';
 import { View } from './view.js';
 
 const $app = document.querySelector('.todoapp');
@@ -26,6 +27,7 @@ const { root, wasmUrl, swUrl, staticUrl, aboutUrl, viewError } = $app.dataset;
 const token = viewTokenFromPath(location.pathname) || $app.dataset.viewToken;
 const localId = `view:${token}`;
 const view = new View(document, { readOnly: true });
+const bar = new TopBar(document, { readOnly: true });
 const recent = new RecentLists();
 
 async function main() {
@@ -48,15 +50,15 @@ async function main() {
 		httpBase: base.href,
 		wsBase: base.href.replace(/^http/, 'ws'),
 	});
-	sync.onStatus((status) => view.showSyncStatus(status));
+	sync.onStatus((status) => bar.showSyncStatus(status));
 	const presence = new Presence({ send: (frame) => sync.sendPresence(frame) });
 	const presenceView = new PresenceView();
 	sync.onPresence((event) => presence.received(event));
 	presence.onChange((state) => presenceView.show(state));
 
 	const pathOf = (id) => listPath(root, id);
-	view.bindNewList(() => location.assign(pathOf(newListId())));
-	view.bindOpenLists(() => view.showLists(recent.all(), null, pathOf));
+	bar.bindNewList(() => location.assign(pathOf(newListId())));
+	bar.bindOpenLists(() => bar.showLists(recent.all(), null, pathOf));
 	window.addEventListener('hashchange', () => controller.setRoute(location.hash));
 	window.addEventListener('online', () => sync.retry());
 	window.addEventListener('offline', () => sync.wentOffline());
