@@ -317,3 +317,24 @@ async def test_a_process_hands_heartbeats_to_each_socket_of_the_group():
     await settle()
 
     assert alice.rosters == bob.rosters == [["a", "x", "y"]]
+
+
+async def test_heartbeats_go_on_after_a_failure():
+    layer = InMemoryChannelLayer()
+    hub = hub_of(layer)
+    listener = await layer.new_channel()
+    await layer.group_add("presence_hub-doc", listener)
+    calls = []
+
+    class Flaky(Beating):
+        def heartbeat_event(self):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("a bug in one socket")
+            return super().heartbeat_event()
+
+    hub.beat("presence_hub-doc", Flaky("s0"), period=0.02)
+
+    heartbeat = await asyncio.wait_for(layer.receive(listener), 1)
+
+    assert len(calls) >= 2 and heartbeat["peer"] == "s0"

@@ -243,19 +243,25 @@ class PushHub:
         # A random phase, so that processes restarted together do not beat in step.
         await asyncio.sleep(random.uniform(0, period))
         while True:
-            events = []
-            for consumer in list(self.beating[group].values()):
-                event = consumer.heartbeat_event()
-                if event is not None:
-                    events.append(event)
-            for start in range(0, len(events), HEARTBEAT_BATCH):
-                batch = events[start : start + HEARTBEAT_BATCH]
-                message = {**batch[0], "group": group, "events": batch}
-                try:
-                    await self.layer.group_send(group, message)
-                except Exception:
-                    logger.exception("Could not send the heartbeats of %s", group)
+            try:
+                # Never end while it has sockets: without heartbeats, every
+                # other socket on the list would drop them.
+                await self.send_heartbeats_once(group)
+            except Exception:
+                logger.exception("Could not send the heartbeats of %s", group)
             await asyncio.sleep(period)
+
+    async def send_heartbeats_once(self, group):
+        events = []
+        for consumer in list(self.beating[group].values()):
+            event = consumer.heartbeat_event()
+            if event is not None:
+                events.append(event)
+        for start in range(0, len(events), HEARTBEAT_BATCH):
+            batch = events[start : start + HEARTBEAT_BATCH]
+            await self.layer.group_send(
+                group, {**batch[0], "group": group, "events": batch}
+            )
 
     async def refresh(self):
         """Add the hub to its groups again before the layer's memberships expire."""
