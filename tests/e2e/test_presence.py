@@ -43,6 +43,33 @@ def test_the_count_goes_up_and_down_as_a_second_person_comes_and_closes(
     assert alice.errors == []
 
 
+LIST_TOP = "Math.round(document.querySelector('.todoapp').getBoundingClientRect().top)"
+
+
+@pytest.mark.parametrize("width", [375, 900])
+def test_someone_coming_and_going_does_not_move_the_list(
+    browser, new_context, shared_server, width
+):
+    # "1 other here" once took a row of its own in the bar, moving the whole list
+    # down when someone came and up when they left.
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    alice = TodoApp(context.new_page()).start_new_list(shared_server.url)
+    alice.add("milk")
+    alice.expect_saved()
+    top = alice.page.evaluate(LIST_TOP)
+
+    bob = open_list(new_context, alice.url)
+    expect(presence(alice)).to_have_text("1 other here", timeout=SYNC_TIMEOUT_MS)
+    assert alice.page.evaluate(LIST_TOP) == top
+    line = presence(alice).bounding_box()
+    assert 0 <= line["x"] and line["x"] + line["width"] <= width  # on screen
+
+    bob.page.close()
+    expect(presence(alice)).to_have_text("", timeout=CLOSED_TAB_GONE_MS)
+    assert alice.page.evaluate(LIST_TOP) == top
+    context.close()
+
+
 def test_the_item_someone_else_edits_is_marked_for_everyone_else(
     new_app, new_context, shared_server
 ):
