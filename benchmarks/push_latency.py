@@ -157,10 +157,8 @@ class Servers:
         if "relay" in systems:
             self._node("relay", NodeServer(directory, "relay", RELAY))
         if "relay-daphne" in systems:
-            server = RelayDaphne(dict(os.environ), log_path=directory / "relay.log")
-            self.started.append(server.start())
-            self.urls["relay-daphne"] = [server.ws_url]
-            self.pids["relay-daphne"] = [server.process.pid]
+            url = self._daphne(dict(os.environ), "relay", "relay-daphne", RelayDaphne)
+            self.urls["relay-daphne"] = [url]
         if "automerge-repo" in systems:
             self._node("automerge-repo", SyncServer(directory))
 
@@ -169,8 +167,8 @@ class Servers:
         self.urls[system] = [server.url]
         self.pids[system] = [server.process.pid]
 
-    def _daphne(self, env, name, system):
-        server = live.LiveServer(env, log_path=self.directory / f"daphne-{name}.log")
+    def _daphne(self, env, name, system, server_class=live.LiveServer):
+        server = server_class(env, log_path=self.directory / f"daphne-{name}.log")
         self.started.append(server.start())
         self.pids.setdefault(system, []).append(server.process.pid)
         return server.ws_url

@@ -87,12 +87,12 @@ class PresenceMixin:
         self.client_heard = time.monotonic()
         self.frame_bucket = getattr(self, "frame_bucket", frames.FrameBucket())
         self.timeout = timeout_seconds()
-        await hub_of(self.channel_layer).register(self.own_group(), self)
+        hub = hub_of(self.channel_layer)
+        await hub.register(self.own_group(), self)
         self.announced = True
         await self.announce("join")
         await self.send_presence()
         self.heartbeat = asyncio.create_task(self.beat())
-        hub = hub_of(self.channel_layer)
         hub.beat(presence_group(doc_id), self, period=self.timeout / 3)
 
     async def presence_leave(self):
@@ -146,9 +146,7 @@ class PresenceMixin:
     def presence_answer(self, event):
         """This socket's ``here`` for another socket's ``join``, or None (the
         hub never asks a socket about its own announcement)."""
-        if event["kind"] == "join" and hasattr(self, "heartbeat") and self.announced:
-            return self.event("here")
-        return None
+        return self.heartbeat_event() if event["kind"] == "join" else None
 
     def presence_note(self, event):
         """Note another socket's announcement; True if the client's view changed.
